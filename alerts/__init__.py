@@ -1,0 +1,1 @@
+"""Intake of calls and grid reports: validation, categories, idempotency, related alerts, incidents."""

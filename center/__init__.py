@@ -1,0 +1,1 @@
+"""The composition root: settings, connections, migrations, embedded servers, the runtime and the CLI."""

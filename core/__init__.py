@@ -1,0 +1,1 @@
+"""Shared infrastructure the domains build on: roles and tokens, the event log, the live feed."""

@@ -1,0 +1,1 @@
+"""The dispatcher: recommends units, claims them race-free, and runs the assignment lifecycle."""

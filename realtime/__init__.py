@@ -1,0 +1,1 @@
+"""The WebSocket side: snapshot then ordered deltas, resume, per-role filtering, slow clients, fan-out."""

@@ -1,0 +1,1 @@
+"""The unit roster, the unit status machine, live positions and position history."""

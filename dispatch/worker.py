@@ -1,0 +1,65 @@
+"""A dispatcher task: reads the queue as one consumer of the group, handles, acknowledges.
+
+An entry is acknowledged only after it was handled, so a task killed in between leaves it pending in
+the group, where another task reclaims it after ``reclaim_idle_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+
+import asyncpg
+from redis.exceptions import RedisError
+
+from alerts.queue import AlertQueue, QueuedAlert
+from dispatch.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+def consumer_name(index: int) -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{index}"
+
+
+class DispatchWorker:
+    def __init__(
+        self, dispatcher: Dispatcher, queue: AlertQueue, name: str, reclaim_idle_ms: int = 15_000
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._queue = queue
+        self.name = name
+        self._reclaim_idle_ms = reclaim_idle_ms
+
+    async def handle(self, item: QueuedAlert) -> None:
+        try:
+            await self._dispatcher.handle(item)
+        except (asyncpg.PostgresError, RedisError, OSError):
+            # leave it unacknowledged: it is reclaimed and tried again
+            log.exception("alert %s not handled; it stays queued", item.alert_id)
+            return
+        await self._queue.ack(item)
+
+    async def run(self) -> None:
+        await self._queue.ensure_groups()
+        since_reclaim = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if loop.time() - since_reclaim > self._reclaim_idle_ms / 3000:
+                    since_reclaim = loop.time()
+                    for item in await self._queue.reclaim(self.name, self._reclaim_idle_ms):
+                        await self.handle(item)
+                for item in await self._queue.take(self.name):
+                    await self.handle(item)
+            except (RedisError, OSError):
+                log.warning("dispatch queue unreachable; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+                await self._recreate_groups()
+
+    async def _recreate_groups(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._queue.ensure_groups()

@@ -1,0 +1,146 @@
+"""Shared fixtures: real Redis and PostgreSQL (the machine's when DISPATCH_* URLs are set, embedded
+ones otherwise), and a real center serving on a real port for each test that asks for one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+import redis.asyncio as aioredis
+import uvicorn
+import websockets
+
+from center.runtime import Roles, running_center
+from center.settings import Settings
+from core.roles import Role
+from core.tokens import TokenSigner
+from web.app import create_app
+
+SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Stores:
+    redis_url: str
+    database_url: str
+
+
+@pytest.fixture(scope="session")
+def stores() -> Iterator[Stores]:
+    """Both servers for the whole run; the tests own them and wipe them between tests."""
+    redis_url = os.environ.get("DISPATCH_REDIS_URL")
+    database_url = os.environ.get("DISPATCH_DATABASE_URL")
+    if redis_url and database_url:
+        yield Stores(redis_url, database_url)
+        return
+    from center.embedded import EmbeddedServers
+
+    with tempfile.TemporaryDirectory(prefix="dispatch-tests-") as tmp, EmbeddedServers(Path(tmp)) as urls:
+        yield Stores(*urls)
+
+
+async def wipe(stores: Stores) -> None:
+    conn = await asyncpg.connect(stores.database_url)
+    try:
+        await conn.execute("drop schema public cascade; create schema public")
+    finally:
+        await conn.close()
+    client = aioredis.Redis.from_url(stores.redis_url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Center:
+    """A running center on a real port, with helpers a test client would use."""
+
+    url: str
+    ws_url: str
+    signer: TokenSigner
+    settings: Settings
+
+    def token(self, role: Role, unit_id: int | None = None) -> str:
+        return self.signer.issue(role, f"test-{role.value}", unit_id=unit_id)
+
+    def client(self, role: Role | None = Role.ADMIN, unit_id: int | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {self.token(role, unit_id)}"} if role else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+
+    async def socket(self, path: str, role: Role, unit_id: int | None = None, **auth: Any) -> Any:
+        ws = await websockets.connect(self.ws_url + path)
+        await ws.send(orjson.dumps({"type": "auth", "token": self.token(role, unit_id), **auth}).decode())
+        return ws
+
+
+def center_settings(stores: Stores, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "redis_url": stores.redis_url, "database_url": stores.database_url, "secret_key": SECRET,
+        "data_dir": Path(tempfile.gettempdir()) / "dispatch-test-data", "dispatcher_tasks": 1,
+    }  # fmt: skip
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, roles: Roles = Roles()) -> AsyncIterator[Center]:
+    port = free_port()
+    app = create_app(lambda: running_center(settings, roles), settings.max_body_bytes)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve(), name="test-server")
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield Center(
+            f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", TokenSigner(settings.secret()), settings
+        )
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def center(stores: Stores) -> AsyncIterator[Center]:
+    """A fresh center (empty database and Redis) serving on a real port."""
+    await wipe(stores)
+    async with serving(center_settings(stores)) as running:
+        yield running
+
+
+async def receive(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+    message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), timeout))
+    return message
+
+
+async def receive_until(ws: Any, predicate: Any, timeout: float = 5.0) -> dict[str, Any]:
+    """Read frames until one matches; fail if none does in time."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await receive(ws, timeout)
+            if predicate(message):
+                return message

@@ -1,0 +1,274 @@
+"""The live index in Redis: each unit's current state, and GEO sets of units that can be sent, by kind.
+
+A unit enters or leaves its kind's GEO set in the same script that changes its status, so the index
+never disagrees with the status. All keys share the ``{units}`` hash tag (one slot in a Redis Cluster),
+which is what lets one script touch a unit and its index together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+UNIT_KEY = "{units}:u:"
+INDEX_KEY = "{units}:avail:"
+KINDS_KEY = "{units}:kinds"
+
+# KEYS: unit hash, index of its kind. ARGV: field/value pairs... ; status dispatchability decided by caller:
+# ARGV[1] = '1' when the unit belongs in the index.
+_UPSERT = """
+local n = #ARGV
+redis.call('HSET', KEYS[1], unpack(ARGV, 2, n))
+local lat = redis.call('HGET', KEYS[1], 'lat')
+local lon = redis.call('HGET', KEYS[1], 'lon')
+local suspect = redis.call('HGET', KEYS[1], 'suspect')
+if ARGV[1] == '1' and lat and lon and suspect ~= '1' then
+  redis.call('GEOADD', KEYS[2], lon, lat, KEYS[1])
+else
+  redis.call('ZREM', KEYS[2], KEYS[1])
+end
+return 1
+"""
+
+# Compare-and-set the status. ARGV: wanted status, '1' if it is dispatchable, expected statuses...
+# Returns the status found (the new one on success).
+_SET_STATUS = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return false end
+if #ARGV > 2 then
+  local ok = false
+  for i = 3, #ARGV do if ARGV[i] == current then ok = true end end
+  if not ok then return {0, current} end
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+local lat = redis.call('HGET', KEYS[1], 'lat')
+local lon = redis.call('HGET', KEYS[1], 'lon')
+if ARGV[2] == '1' and lat and redis.call('HGET', KEYS[1], 'suspect') ~= '1' then
+  redis.call('GEOADD', KEYS[2], lon, lat, KEYS[1])
+else
+  redis.call('ZREM', KEYS[2], KEYS[1])
+end
+return {1, ARGV[1]}
+"""
+
+# A position fix. ARGV: lat, lon, fix time (epoch s), max speed m/s, accuracy, speed, heading, dispatchable
+# statuses... Returns 'old' (not newer than the last one), 'suspect' (implausible jump) or 'ok'.
+_FIX = """
+local last = tonumber(redis.call('HGET', KEYS[1], 'fix_at') or '0')
+if not redis.call('HEXISTS', KEYS[1], 'kind') then return 'unknown' end
+local t = tonumber(ARGV[3])
+if t <= last then return 'old' end
+local lat, lon = tonumber(ARGV[1]), tonumber(ARGV[2])
+local plat = tonumber(redis.call('HGET', KEYS[1], 'lat') or '')
+local plon = tonumber(redis.call('HGET', KEYS[1], 'lon') or '')
+local suspect = '0'
+if plat and plon and last > 0 then
+  local r = math.rad
+  local dlat, dlon = r(lat - plat), r(lon - plon)
+  local a = math.sin(dlat/2)^2 + math.cos(r(plat)) * math.cos(r(lat)) * math.sin(dlon/2)^2
+  local d = 2 * 6371008.8 * math.asin(math.min(1, math.sqrt(a)))
+  -- allow for GPS error before calling a jump implausible
+  if d > 200 and d / (t - last) > tonumber(ARGV[4]) then suspect = '1' end
+end
+if suspect == '1' then
+  redis.call('HSET', KEYS[1], 'suspect', '1', 'suspect_lat', ARGV[1], 'suspect_lon', ARGV[2])
+  redis.call('ZREM', KEYS[2], KEYS[1])
+  return 'suspect'
+end
+redis.call('HSET', KEYS[1], 'lat', ARGV[1], 'lon', ARGV[2], 'fix_at', ARGV[3], 'suspect', '0',
+  'accuracy', ARGV[5], 'speed', ARGV[6], 'heading', ARGV[7])
+local status = redis.call('HGET', KEYS[1], 'status')
+local indexed = false
+for i = 8, #ARGV do if ARGV[i] == status then indexed = true end end
+if indexed then redis.call('GEOADD', KEYS[2], lon, lat, KEYS[1]) end
+return 'ok'
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUnit:
+    unit_id: int
+    callsign: str
+    kind: str
+    tier: int
+    status: str
+    zone: str | None
+    capabilities: frozenset[str]
+    lat: float | None
+    lon: float | None
+    fix_at: float | None  # epoch seconds
+    suspect: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Nearby:
+    unit_id: int
+    distance_m: float
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    unit_id: int
+    lat: float
+    lon: float
+    at: float  # epoch seconds of the fix itself
+    accuracy_m: float | None = None
+    speed_mps: float | None = None
+    heading: float | None = None
+
+
+def unit_key(unit_id: int) -> str:
+    return f"{UNIT_KEY}{unit_id}"
+
+
+def index_key(kind: str) -> str:
+    return f"{INDEX_KEY}{kind}"
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode() if value is not None else None
+
+
+def _float(value: bytes | None) -> float | None:
+    return float(value) if value not in (None, b"") else None
+
+
+class LiveIndex:
+    def __init__(self, redis: aioredis.Redis, dispatchable_statuses: Iterable[str]) -> None:
+        self._redis = redis
+        self._dispatchable = tuple(dispatchable_statuses)
+        self._upsert = redis.register_script(_UPSERT)
+        self._set_status = redis.register_script(_SET_STATUS)
+        self._fix = redis.register_script(_FIX)
+
+    def _indexable(self, status: str) -> str:
+        return "1" if status in self._dispatchable else "0"
+
+    async def put(self, unit: LiveUnit) -> None:
+        """Write a unit's whole live state (registration, or a rebuild from PostgreSQL)."""
+        fields: list[str | float | int] = [
+            "callsign", unit.callsign, "kind", unit.kind, "tier", unit.tier, "status", unit.status,
+            "zone", unit.zone or "", "caps", ",".join(sorted(unit.capabilities)),
+            "suspect", "1" if unit.suspect else "0",
+        ]  # fmt: skip
+        if unit.lat is not None and unit.lon is not None:
+            fields += ["lat", unit.lat, "lon", unit.lon, "fix_at", unit.fix_at or 0.0]
+        await self._upsert(
+            keys=[unit_key(unit.unit_id), index_key(unit.kind)],
+            args=[self._indexable(unit.status), *fields],
+        )
+        await self._redis.sadd(KINDS_KEY, unit.kind)
+
+    async def set_status(
+        self, unit_id: int, kind: str, status: str, expect: Sequence[str] = ()
+    ) -> tuple[bool, str | None]:
+        """Set the status if the current one is among ``expect`` (any, when empty); index follows."""
+        reply = await self._set_status(
+            keys=[unit_key(unit_id), index_key(kind)],
+            args=[status, self._indexable(status), *expect],
+        )
+        if reply is None:
+            return False, None
+        return bool(int(reply[0])), _text(reply[1])
+
+    async def claim(self, unit_id: int, kind: str, status: str = "offered") -> bool:
+        """Take a dispatchable unit out of the index atomically; False when someone else was first."""
+        ok, _ = await self.set_status(unit_id, kind, status, expect=self._dispatchable)
+        return ok
+
+    async def record_fixes(self, fixes: Sequence[Fix], max_speed_mps: dict[int, float]) -> list[str]:
+        """Apply fixes in one round trip; one verdict per fix: ok, old, suspect or unknown."""
+        kinds = await self.kinds_of([f.unit_id for f in fixes])
+        pipe = self._redis.pipeline(transaction=False)
+        for fix in fixes:
+            kind = kinds.get(fix.unit_id) or "?"
+            await self._fix(
+                keys=[unit_key(fix.unit_id), index_key(kind)],
+                args=[
+                    repr(fix.lat),
+                    repr(fix.lon),
+                    repr(fix.at),
+                    max_speed_mps.get(fix.unit_id, 70.0),
+                    "" if fix.accuracy_m is None else fix.accuracy_m,
+                    "" if fix.speed_mps is None else fix.speed_mps,
+                    "" if fix.heading is None else fix.heading,
+                    *self._dispatchable,
+                ],
+                client=pipe,
+            )
+        replies = await pipe.execute()
+        return [r.decode() if isinstance(r, bytes) else str(r) for r in replies]
+
+    async def kinds_of(self, unit_ids: Sequence[int]) -> dict[int, str | None]:
+        pipe = self._redis.pipeline(transaction=False)
+        for unit_id in unit_ids:
+            pipe.hget(unit_key(unit_id), "kind")
+        return {u: _text(k) for u, k in zip(unit_ids, await pipe.execute(), strict=True)}
+
+    async def get(self, unit_ids: Sequence[int]) -> dict[int, LiveUnit]:
+        pipe = self._redis.pipeline(transaction=False)
+        for unit_id in unit_ids:
+            pipe.hgetall(unit_key(unit_id))
+        found: dict[int, LiveUnit] = {}
+        for unit_id, h in zip(unit_ids, await pipe.execute(), strict=True):
+            if not h:
+                continue
+            caps = (_text(h.get(b"caps")) or "").split(",")
+            found[unit_id] = LiveUnit(
+                unit_id=unit_id,
+                callsign=_text(h.get(b"callsign")) or "",
+                kind=_text(h.get(b"kind")) or "",
+                tier=int(h.get(b"tier", b"1")),
+                status=_text(h.get(b"status")) or "",
+                zone=_text(h.get(b"zone")) or None,
+                capabilities=frozenset(c for c in caps if c),
+                lat=_float(h.get(b"lat")),
+                lon=_float(h.get(b"lon")),
+                fix_at=_float(h.get(b"fix_at")),
+                suspect=h.get(b"suspect") == b"1",
+            )
+        return found
+
+    async def nearest(self, kind: str, lat: float, lon: float, radius_m: float, count: int) -> list[Nearby]:
+        """Dispatchable units of one kind within a radius, nearest first."""
+        reply = await self._redis.geosearch(
+            index_key(kind), longitude=lon, latitude=lat, radius=radius_m, unit="m",
+            sort="ASC", count=count, withdist=True, withcoord=True,
+        )  # fmt: skip
+        return [
+            Nearby(int(member.decode().rsplit(":", 1)[1]), float(dist), float(coord[1]), float(coord[0]))
+            for member, dist, coord in reply
+        ]
+
+    async def search(
+        self, kinds: Iterable[str], lat: float, lon: float, want: int,
+        radii_m: Sequence[float] = (2_000, 5_000, 12_000, 30_000),
+    ) -> list[Nearby]:  # fmt: skip
+        """Expanding-radius search: stop at the first radius that holds ``want`` units of these kinds,
+        so the cost follows local density, not fleet size."""
+        found: dict[int, Nearby] = {}
+        for radius in radii_m:
+            for kind in kinds:
+                for n in await self.nearest(kind, lat, lon, radius, max(want * 3, 10)):
+                    found[n.unit_id] = n
+            if len(found) >= want:
+                break
+        return sorted(found.values(), key=lambda n: (n.distance_m, n.unit_id))
+
+    async def clear(self) -> None:
+        """Forget the whole live index (before a rebuild from PostgreSQL)."""
+        kinds = [k.decode() for k in await self._redis.smembers(KINDS_KEY)]
+        keys = [index_key(k) for k in kinds]
+        async for key in self._redis.scan_iter(match=f"{UNIT_KEY}*", count=1000):
+            keys.append(key.decode())
+        if keys:
+            await self._redis.delete(*keys)
+
+    @staticmethod
+    def now() -> float:
+        return time.time()

@@ -1,0 +1,41 @@
+"""The FastAPI application: routes, sockets, error mapping and body limits.
+
+The app's lifespan enters the center's resources (pools, clients, background tasks), handed in by the
+composition root as an async context manager, so that whoever opens them also closes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+
+from web import errors, sockets
+from web.limits import BodyLimit
+from web.routes import alerts, assignments, health, incidents, units
+from web.services import Services
+
+OpenServices = Callable[[], AbstractAsyncContextManager[Services]]
+
+
+def create_app(open_services: OpenServices, max_body_bytes: int = 256 * 1024) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services() as svc:
+            app.state.services = svc
+            yield
+
+    app = FastAPI(
+        title="Dispatch center",
+        version="0.1.0",
+        description="110/119/120/122 calls and grid reports to the nearest unit, live. "
+        "Every route needs a bearer token; see docs/api.md.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, alerts, incidents, units, assignments):
+        app.include_router(module.router)
+    app.include_router(sockets.router)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    return app

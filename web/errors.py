@@ -1,0 +1,37 @@
+"""Mapping domain refusals and bad input to clear HTTP errors: status, field, reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from core.errors import Conflict, DomainError, Invalid, NotFound
+
+_STATUS: list[tuple[type[DomainError], int]] = [(NotFound, 404), (Conflict, 409), (Invalid, 422)]
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+        return JSONResponse({"error": exc.message, **exc.data}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_input(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": _location(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        first = problems[0] if problems else {"field": "body", "reason": "invalid"}
+        return JSONResponse(
+            {"error": f"{first['field']}: {first['reason']}", "field": first["field"], "problems": problems},
+            status_code=422,
+        )

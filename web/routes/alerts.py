@@ -1,0 +1,101 @@
+"""Intake: 110/119/120/122 calls and grid reports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.catalogue import Channel
+from alerts.coords import CoordSystem
+from alerts.intake import NewAlert
+from core.roles import Role
+from core.tokens import Principal
+from web.auth import ServicesDep, allow
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    system: CoordSystem = CoordSystem.WGS84
+    address: str | None = Field(None, max_length=500)
+
+
+class AlertIn(BaseModel):
+    """A call to 110, 119, 120 or 122."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["110", "119", "120", "122"]
+    category: str = Field(min_length=1, max_length=64)
+    location: Location
+    priority: int | None = Field(None, ge=1, le=4, description="overrides the category's default")
+    description: str | None = Field(None, max_length=4000)
+    caller_phone: str | None = Field(None, max_length=32)
+    caller_name: str | None = Field(None, max_length=200)
+    call_id: str | None = Field(None, max_length=128, description="the telephony system's own call id")
+    zone: str | None = Field(None, max_length=64)
+
+
+class GridEventIn(BaseModel):
+    """A report from a grid worker's app."""
+
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(min_length=1, max_length=64)
+    location: Location
+    grid_cell: str | None = Field(None, max_length=64)
+    priority: int | None = Field(None, ge=1, le=4)
+    description: str | None = Field(None, max_length=4000)
+    reporter_phone: str | None = Field(None, max_length=32)
+    reporter_name: str | None = Field(None, max_length=200)
+    report_id: str | None = Field(None, max_length=128, description="the grid app's own report id")
+
+
+class AlertAccepted(BaseModel):
+    alert_id: int
+    incident_id: int
+    status: Literal["new_incident", "linked"]
+    linked_to: int | None
+    priority: int
+    received_at: str
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+@router.post("/alerts", status_code=202, response_model=AlertAccepted)
+async def post_alert(
+    body: AlertIn,
+    svc: ServicesDep,
+    who: Annotated[Principal, Depends(allow(Role.CALL_TAKER, Role.DISPATCHER, Role.INTEGRATION))],
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, object]:
+    """Accept a call: stored durably, then queued for dispatch."""
+    new = NewAlert(
+        channel=Channel(body.channel), category=body.category, lat=body.location.lat,
+        lon=body.location.lon, coord_system=body.location.system, priority=body.priority,
+        address=body.location.address, description=body.description, caller_phone=body.caller_phone,
+        caller_name=body.caller_name, source_call_id=body.call_id, idempotency_key=idempotency_key,
+        zone=body.zone,
+    )  # fmt: skip
+    return (await svc.intake.accept(new, who.actor)).as_json()
+
+
+@router.post("/grid/events", status_code=202, response_model=AlertAccepted)
+async def post_grid_event(
+    body: GridEventIn,
+    svc: ServicesDep,
+    who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.INTEGRATION, Role.DISPATCHER))],
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, object]:
+    """Accept a grid worker's report."""
+    new = NewAlert(
+        channel=Channel.GRID, category=body.category, lat=body.location.lat, lon=body.location.lon,
+        coord_system=body.location.system, priority=body.priority, address=body.location.address,
+        description=body.description, caller_phone=body.reporter_phone, caller_name=body.reporter_name,
+        source_call_id=body.report_id, idempotency_key=idempotency_key, zone=body.grid_cell,
+    )  # fmt: skip
+    return (await svc.intake.accept(new, who.actor)).as_json()

@@ -1,0 +1,99 @@
+"""Incidents: the list, one with its timeline, the recommendation, sending units, closing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts import incidents
+from core import eventlog
+from core.errors import Conflict
+from core.roles import SEES_CALLER_DATA, Role
+from core.tokens import Principal
+from dispatch import assignments
+from dispatch.recommend import Ranked, Recommendation
+from web.auth import ServicesDep, allow
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+Viewer = Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.CALL_TAKER, Role.DISPLAY))]
+Dispatcher = Annotated[Principal, Depends(allow(Role.DISPATCHER))]
+
+
+def _ranked(r: Ranked) -> dict[str, Any]:
+    return {
+        "unit_id": r.unit_id, "kind": r.kind, "tier": r.tier, "travel_s": round(r.travel_s, 1),
+        "distance_m": round(r.distance_m, 1), "reasons": [x.value for x in r.reasons],
+        "requirement": r.requirement,
+    }  # fmt: skip
+
+
+def recommendation_json(rec: Recommendation) -> dict[str, Any]:
+    return {
+        "picks": [_ranked(p) for p in rec.picks],
+        "alternatives": [_ranked(p) for p in rec.alternatives],
+        "shortfalls": [
+            {"requirement": s.requirement, "kinds": list(s.kinds), "missing": s.missing, "code": s.code.value}
+            for s in rec.shortfalls
+        ],
+    }
+
+
+@router.get("")
+async def list_incidents(svc: ServicesDep, _: Viewer) -> list[dict[str, Any]]:
+    """Open incidents, most urgent and oldest first."""
+    return [i.as_json() for i in await incidents.open_incidents(svc.pool)]
+
+
+@router.get("/{incident_id}")
+async def get_incident(incident_id: int, svc: ServicesDep, who: Viewer) -> dict[str, Any]:
+    """One incident with its alerts, assignments and timeline."""
+    incident = await incidents.get(svc.pool, incident_id)
+    rows = await svc.pool.fetch(
+        """select id, channel, category, priority, lat, lon, orig_lat, orig_lon, coord_system, address,
+                  description, caller_phone, caller_name, received_at
+           from alerts where incident_id = $1 order by id""",
+        incident_id,
+    )
+    alerts = []
+    for r in rows:
+        alert = {k: v for k, v in dict(r).items() if k != "received_at"} | {
+            "received_at": r["received_at"].isoformat()
+        }
+        if who.role not in SEES_CALLER_DATA:
+            alert["caller_phone"] = _mask(alert["caller_phone"])
+            alert["caller_name"] = _mask(alert["caller_name"])
+        alerts.append(alert)
+    return {
+        **incident.as_json(),
+        "alerts": alerts,
+        "assignments": [a.as_json() for a in await assignments.for_incident(svc.pool, incident_id)],
+        "timeline": [e.as_json() for e in await eventlog.timeline(svc.pool, incident_id)],
+    }
+
+
+def _mask(value: str | None) -> str | None:
+    if not value:
+        return value
+    return value[:3] + "*" * max(0, len(value) - 5) + value[-2:] if len(value) > 5 else "*" * len(value)
+
+
+@router.get("/{incident_id}/recommendation")
+async def get_recommendation(incident_id: int, svc: ServicesDep, _: Dispatcher) -> dict[str, Any]:
+    """Ranked candidates with travel time and reason codes, and shortfalls."""
+    return recommendation_json(await svc.dispatcher.recommendation(incident_id))
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit_ids: list[int] = Field(min_length=1, max_length=20, description="units to send; empty: not allowed")
+
+
+@router.post("/{incident_id}/assignments", status_code=201)
+async def send_units(incident_id: int, body: SendIn, svc: ServicesDep, who: Dispatcher) -> dict[str, Any]:
+    """A dispatcher sends units (the recommended ones, or any other available unit)."""
+    offered, refused = await svc.dispatcher.send(incident_id, body.unit_ids, who.actor)
+    if not offered:
+        raise Conflict("none of these units could be sent", refused=refused)
+    return {"offered": [a.as_json() for a in offered], "refused": refused}

@@ -1,0 +1,40 @@
+"""What the web layer needs from the running center, handed to it by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from alerts.catalogue import Catalogue
+from alerts.intake import Intake
+from core.feed import Feed
+from core.tokens import TokenSigner
+from dispatch.dispatcher import Dispatcher
+from realtime.hub import Hub
+from units.kinds import UnitKind
+from units.live import LiveIndex
+from units.positions import PositionService
+from units.roster import Roster
+
+
+@dataclass
+class Services:
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    signer: TokenSigner
+    catalogue: Catalogue
+    kinds: Mapping[str, UnitKind]
+    intake: Intake
+    roster: Roster
+    live: LiveIndex
+    positions: PositionService
+    dispatcher: Dispatcher
+    feed: Feed
+    hub: Hub
+    readiness: Callable[[], Awaitable[dict[str, Any]]]
+    allowed_origins: frozenset[str] = field(default_factory=frozenset)
+    max_body_bytes: int = 256 * 1024
