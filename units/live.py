@@ -7,9 +7,9 @@ which is what lets one script touch a unit and its index together.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -236,7 +236,7 @@ class LiveIndex:
 
     async def nearest(self, kind: str, lat: float, lon: float, radius_m: float, count: int) -> list[Nearby]:
         """Dispatchable units of one kind within a radius, nearest first."""
-        reply = await self._redis.geosearch(
+        reply: Any = await self._redis.geosearch(
             index_key(kind), longitude=lon, latitude=lat, radius=radius_m, unit="m",
             sort="ASC", count=count, withdist=True, withcoord=True,
         )  # fmt: skip
@@ -262,13 +262,10 @@ class LiveIndex:
 
     async def clear(self) -> None:
         """Forget the whole live index (before a rebuild from PostgreSQL)."""
-        kinds = [k.decode() for k in await self._redis.smembers(KINDS_KEY)]
+        members: Any = await self._redis.smembers(KINDS_KEY)
+        kinds = [k.decode() for k in members]
         keys = [index_key(k) for k in kinds]
         async for key in self._redis.scan_iter(match=f"{UNIT_KEY}*", count=1000):
             keys.append(key.decode())
         if keys:
             await self._redis.delete(*keys)
-
-    @staticmethod
-    def now() -> float:
-        return time.time()
