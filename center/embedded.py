@@ -20,11 +20,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -44,10 +44,9 @@ _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-spawne
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket() as sock:
         sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        return int(sock.getsockname()[1])
 
 
 def _live_owner(pidfile: Path, binary: str, needle: str) -> int | None:
@@ -60,6 +59,14 @@ def _live_owner(pidfile: Path, binary: str, needle: str) -> int | None:
     if pid <= 0 or pid == os.getpid() or binary not in cmd or needle not in cmd:
         return None  # the pid was reused by an unrelated process after a crash
     return pid
+
+
+def _clear_stale_pidfile(pidfile: Path, binary: str, needle: str) -> None:
+    """Remove a crashed run's pid file; refuse to start beside a live server of ours on the same data."""
+    other = _live_owner(pidfile, binary, needle)
+    if other is not None:
+        raise RuntimeError(f"{binary} for {needle} already runs as pid {other}; stop that one first")
+    pidfile.unlink(missing_ok=True)
 
 
 def _tail(path: Path, lines: int = 25) -> str:
@@ -199,10 +206,7 @@ proc-title-template "{{title}} {{listen-addr}} {{server-mode}} {{config-file}}"
 
         self.dir.mkdir(parents=True, exist_ok=True)
         conf = self.dir / "valkey.conf"
-        other = _live_owner(self.dir / "valkey.pid", "valkey", str(conf))
-        if other is not None:
-            raise RuntimeError(f"Valkey for {self.dir} already runs as pid {other}; stop that one first")
-        (self.dir / "valkey.pid").unlink(missing_ok=True)
+        _clear_stale_pidfile(self.dir / "valkey.pid", "valkey", str(conf))
 
         def argv_for(port: int) -> list[str]:
             conf.write_text(self._config(port), encoding="utf-8")
@@ -229,10 +233,7 @@ def _run_as_user() -> _User:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(PG_RUN_AS)
     log.warning("could not create user %s; running PostgreSQL as nobody", PG_RUN_AS)
-    try:
-        return pwd.getpwnam("nobody")
-    except KeyError:
-        raise RuntimeError(f"PostgreSQL cannot run as root and user {PG_RUN_AS} cannot be created") from None
+    return pwd.getpwnam("nobody")  # KeyError here: no unprivileged user at all
 
 
 def _user_can(user: _User, *tests: str | Path) -> bool:
@@ -263,9 +264,8 @@ def _shared_dir(*parts: str) -> Path:
     """A folder under SHARED_ROOT that the server user can traverse (only folders we create here)."""
     path = SHARED_ROOT.joinpath(*parts)
     for folder in (SHARED_ROOT, path):
-        if not folder.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            folder.chmod(0o755)
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o755)
     return path
 
 
@@ -297,6 +297,20 @@ def _reachable_install(user: _User, package_dir: Path) -> tuple[Path, Path]:
     return new_src, new_libs
 
 
+def _prune_orphans(clusters: Path) -> None:
+    """Remove clusters of deleted temp data dirs (tests' mostly; elsewhere a data dir may have moved)."""
+    temp = Path(tempfile.gettempdir()).resolve()
+    for owner in clusters.glob("*.datadir"):
+        cluster = owner.with_suffix("")
+        with contextlib.suppress(OSError):
+            data = Path(owner.read_text().strip())
+            if not data.is_relative_to(temp) or (data / MARKER).exists():
+                continue
+            if _live_owner(cluster / "postmaster.pid", "postgres", str(cluster)) is None:
+                shutil.rmtree(cluster, ignore_errors=True)
+                owner.unlink()
+
+
 class EmbeddedPostgres(_Server):
     """A PostgreSQL cluster for ``data_dir/postgres`` (or the place its marker file names)."""
 
@@ -314,6 +328,8 @@ class EmbeddedPostgres(_Server):
         if not self.dir.exists():
             self.dir.mkdir(parents=True)
             self.dir.chmod(0o755)  # our own new folder; its parents are left exactly as they are
+        if self._user is not None and (SHARED_ROOT / "clusters").is_dir():
+            _prune_orphans(SHARED_ROOT / "clusters")
         marker = self.dir / MARKER
         for line in marker.read_text(encoding="utf-8").splitlines() if marker.exists() else []:
             if line.startswith("location: "):
@@ -329,6 +345,7 @@ class EmbeddedPostgres(_Server):
             f"location: {outside}\n",
             encoding="utf-8",
         )
+        outside.with_suffix(".datadir").write_text(f"{self.dir}\n", encoding="utf-8")  # after the marker
         return outside
 
     def _initdb(self, pginstall: Path, pgdata: Path) -> None:
@@ -359,14 +376,13 @@ class EmbeddedPostgres(_Server):
         pgdata = self.pgdata = self._locate_cluster()
         if not (pgdata / "PG_VERSION").exists():
             self._initdb(pginstall, pgdata)
-        other = _live_owner(pgdata / "postmaster.pid", "postgres", str(pgdata))
-        if other is not None:
-            raise RuntimeError(f"PostgreSQL for {pgdata} already runs as pid {other}; stop that one first")
-        (pgdata / "postmaster.pid").unlink(missing_ok=True)
+        _clear_stale_pidfile(pgdata / "postmaster.pid", "postgres", str(pgdata))
 
         def argv_for(port: int) -> list[str]:
+            # -k "": no unix socket; cluster_name puts the data dir in ps, also when the cluster is elsewhere
+            settings = ("fsync=on", "logging_collector=off", f"cluster_name={self.dir}")
             argv = [str(pginstall / "bin" / "postgres"), "-D", str(pgdata), "-p", str(port), "-h", HOST]
-            return [*argv, "-k", "", "-c", "fsync=on", "-c", "logging_collector=off"]
+            return [*argv, "-k", "", *(arg for setting in settings for arg in ("-c", setting))]
 
         def ready(pid: int, _port: int) -> bool:
             """postmaster.pid names this pid and says "ready" once connections are accepted."""
@@ -411,9 +427,7 @@ class EmbeddedServers:
             self.redis.stop()
             raise
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         try:
             self.postgres.stop()
         finally:
