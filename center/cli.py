@@ -117,7 +117,8 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from center.bench import run_bench
 
-    return run_bench(settings, smoke=args.smoke, alerts=args.alerts)
+    return run_bench(settings, smoke=args.smoke, alerts=args.alerts, units=args.units, rate=args.rate,
+                     clients=args.clients, json_path=args.json)  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -148,7 +149,11 @@ def parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure the center against its speed targets")
     bench.add_argument("--smoke", action="store_true", help="a short run that checks the bench works")
-    bench.add_argument("--alerts", type=int, default=300, help="alerts to send")
+    bench.add_argument("--alerts", type=int, help="alerts measured for alert -> offer (300; smoke 30)")
+    bench.add_argument("--units", type=int, help="units on /ws/unit (1000; smoke 50)")
+    bench.add_argument("--rate", type=float, help="alerts per second sent for alert -> offer (50)")
+    bench.add_argument("--clients", type=int, help="keep-alive HTTP connections per client process (16)")
+    bench.add_argument("--json", metavar="PATH", help="results file (bench-results/bench-<UTC time>.json)")
     bench.set_defaults(func=cmd_bench)
     return p
 

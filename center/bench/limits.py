@@ -56,7 +56,7 @@ async def stream_hop(url: str, run_id: str, count: int, every_s: float = 0.002) 
     dispatcher and feed reader do."""
     writer, reader = aioredis.Redis.from_url(url), aioredis.Redis.from_url(url)
     key = f"bench:{run_id}:hop"
-    sent: dict[bytes, float] = {}
+    sent = [0.0] * count  # by entry number, set before the XADD so the reader never misses it
     hops: list[float] = []
 
     async def read() -> None:
@@ -65,17 +65,16 @@ async def stream_hop(url: str, run_id: str, count: int, every_s: float = 0.002) 
             reply: Any = await reader.xread({key: last}, block=2000, count=100)
             now = clock()
             for _stream, entries in reply or []:
-                for entry_id, _fields in entries:
+                for entry_id, fields in entries:
                     last = entry_id.decode()
-                    hops.append(now - sent.pop(entry_id, now))
+                    hops.append(now - sent[int(fields[b"i"])])
 
     try:
         task = asyncio.create_task(read(), name="hop-reader")
         await asyncio.sleep(0.05)  # let the reader block first
         for i in range(count):
-            start = clock()
-            entry_id = await writer.xadd(key, {"i": i})
-            sent[entry_id] = start
+            sent[i] = clock()
+            await writer.xadd(key, {"i": i})
             await asyncio.sleep(every_s)
         await asyncio.wait_for(task, 10)
     finally:

@@ -71,7 +71,8 @@ def table(figures: Sequence[Figure]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = []
     for n, row in enumerate(rows):
-        cells = [c.ljust(w) if i in (0, 4, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        pairs = enumerate(zip(row, widths, strict=True))  # text columns left, numbers right
+        cells = [c.ljust(w) if i in (0, 4, 5) else c.rjust(w) for i, (c, w) in pairs]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

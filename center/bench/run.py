@@ -1,0 +1,187 @@
+"""``dispatch-center bench``: start a real center, load it from client processes, print the figures.
+
+The parent owns everything it starts (embedded stores, the center, the client processes) in one
+ExitStack, so Ctrl-C, SIGTERM or an error stops all of it in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from center.bench.clients import Target, parent_death
+from center.bench.control import BenchError, Progress
+from center.bench.phases import Plan, measure
+from center.bench.report import Figure, clock, machine, table, write_json
+from center.settings import Settings
+
+HOST = "127.0.0.1"
+
+
+def run_bench(
+    settings: Settings, smoke: bool, alerts: int | None = None, *, units: int | None = None,
+    rate: float | None = None, clients: int | None = None, json_path: str | Path | None = None,
+) -> int:  # fmt: skip
+    """Measure, print the table, write the JSON file; the exit code."""
+    plan = Plan.make(smoke, alerts, units, rate, clients, Path(json_path) if json_path else None)
+    say = Progress()
+    started = datetime.now(UTC)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        figures, details, stored = _run(settings, plan, say)
+    except KeyboardInterrupt:
+        print("bench interrupted; everything it started has been stopped", file=sys.stderr)
+        return 130
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    run = {
+        "started": started.isoformat(), "duration_s": round(clock() - say.start, 1), "smoke": plan.smoke,
+        "units": plan.units, "alerts": plan.alerts, "warmup_alerts": plan.warmup, "rate_per_s": plan.rate,
+        "clients": plan.clients, "intake_alerts": plan.intake, "fixes": plan.fix_batches * 1000,
+        "stores": stored, "center": "one process: dispatch-center up", **details,
+    }  # fmt: skip
+    print(_headline(plan, stored))
+    print(table(figures))
+    print("ratio: figure / this run's limit; for [limit] rows: this machine / DESIGN.md's reference machine")
+    for note in details["notes"]:
+        print(f"note: {note}")
+    write_json(plan.json_path, run, figures)
+    print(f"results: {plan.json_path}")
+    return 0 if _main_figure(figures).p99_ms is not None else 1
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> Any:
+    raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C: everything started is stopped
+
+
+def _main_figure(figures: list[Figure]) -> Figure:
+    return next(f for f in figures if f.name == "alert_to_offer")
+
+
+def _headline(plan: Plan, stored: str) -> str:
+    m = machine()
+    return (
+        f"\n{plan.units:,} units on /ws/unit (design: 10,000), {plan.alerts} alerts at {plan.rate:g}/s "
+        f"(design: 200/s); stores: {stored}\nmachine: {m['cpu_count']} CPUs, {m['cpu_model']}, "
+        f"{m['memory_mb']:,} MB, Python {m['python']}\n"
+    )
+
+
+def _run(settings: Settings, plan: Plan, say: Progress) -> tuple[list[Figure], dict[str, Any], str]:
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dispatch-bench-")))
+        # a folder of throw-away data: PostgreSQL, run as its own user under root, may then use it
+        work.chmod(0o755)
+        stored = "given by DISPATCH_*_URL" if settings.redis_url and settings.database_url else "embedded"
+        urls = stack.enter_context(stores(settings, work, say))
+        secret = secrets.token_urlsafe(48)
+        running = stack.enter_context(center(urls, secret, work, say))
+        try:
+            figures, details = measure(plan, Target(HOST, running.port, secret), urls[0], running.proc.pid,
+                                       say, stack)  # fmt: skip
+        except BenchError:
+            say(f"the center's log ends with:\n{_tail(running.log_path)}")
+            raise
+        say("done measuring; stopping the clients, the center and the stores")
+    return figures, details, stored
+
+
+@contextlib.contextmanager
+def stores(settings: Settings, work: Path, say: Progress) -> Iterator[tuple[str, str]]:
+    if settings.redis_url and settings.database_url:
+        say("WARNING: DISPATCH_REDIS_URL and DISPATCH_DATABASE_URL are set: the bench writes units, alerts "
+            "and incidents into those servers")  # fmt: skip
+        yield settings.redis_url, settings.database_url
+        return
+    from center.embedded import MARKER, EmbeddedServers
+
+    data = work / "stores"
+    say("starting embedded Valkey and PostgreSQL in a temporary folder")
+    try:
+        with EmbeddedServers(data) as urls:
+            yield urls
+    finally:
+        # as root, PostgreSQL may have kept this throw-away cluster outside the folder: remove it too
+        with contextlib.suppress(OSError):
+            for line in (data / "postgres" / MARKER).read_text(encoding="utf-8").splitlines():
+                if line.startswith("location: "):
+                    shutil.rmtree(line.removeprefix("location: "), ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+@dataclass(frozen=True)
+class Center:
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+
+@contextlib.contextmanager
+def center(urls: tuple[str, str], secret: str, work: Path, say: Progress) -> Iterator[Center]:
+    """The real center (``dispatch-center up``) as a child process, ready when this yields."""
+    port = _free_port()
+    env = os.environ | {"DISPATCH_REDIS_URL": urls[0], "DISPATCH_DATABASE_URL": urls[1],
+                        "DISPATCH_SECRET_KEY": secret, "DISPATCH_DATA_DIR": str(work / "center")}  # fmt: skip
+    log_path = work / "center.log"
+    argv = [sys.executable, "-m", "center.cli", "up", "--host", HOST, "--port", str(port)]
+    say(f"starting the center on port {port}")
+    with log_path.open("wb") as log:
+        # its own session: a Ctrl-C in the terminal reaches the bench, which stops the center in order;
+        # SIGTERM (a graceful stop for `up`) if the bench itself is killed
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True, preexec_fn=parent_death(signal.SIGTERM))  # fmt: skip
+    try:
+        deadline = clock() + 90
+        while not _ready(port):
+            if proc.poll() is not None or clock() > deadline:
+                raise BenchError(f"the center did not get ready; its log ends with:\n{_tail(log_path)}")
+            time.sleep(0.1)
+        yield Center(proc, port, log_path)
+    finally:
+        for sig, grace in ((signal.SIGINT, 20.0), (signal.SIGKILL, 10.0)):
+            if proc.poll() is None:
+                proc.send_signal(sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(grace)
+
+
+def _ready(port: int) -> bool:
+    # http.client rather than urllib: no proxy from the environment may stand between us and 127.0.0.1
+    conn = http.client.HTTPConnection(HOST, port, timeout=2)
+    try:
+        conn.request("GET", "/readyz")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
