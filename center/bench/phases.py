@@ -33,11 +33,10 @@ INTAKE_CATEGORY = "theft"  # confirmed by a dispatcher: the burst does not flood
 REF = {"geoadd": 67_000.0, "http": 11_000.0}  # DESIGN.md section 6, reference machine
 
 
-# -- places ------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Plan:
+    """How big this run is: the defaults, smoke's smaller ones, or the command line's."""
+
     smoke: bool
     units: int
     alerts: int
@@ -60,9 +59,6 @@ class Plan:
             intake=100 if smoke else 2000, fix_batches=5 if smoke else 50, limit_s=0.3 if smoke else 1.5,
             hops=100 if smoke else 500, json_path=json_path or Path("bench-results") / f"bench-{stamp}.json",
         )  # fmt: skip
-
-
-# -- the stores and the center -----------------------------------------------------------------------
 
 
 def alert_places(seed: int) -> list[tuple[float, float]]:
@@ -141,7 +137,7 @@ def measure(
     homes = unit_homes(plan.units, seed=1)
     unit_ids = run_loop(register(target, homes, run.id, say))
     places = alert_places(seed=2)
-    latency = run.latency(unit_ids, homes, places[: plan.warmup + plan.alerts])
+    latency = run.latency(unit_ids, homes, _cycle(places, 0, plan.warmup + plan.alerts))
     positions = run.positions(unit_ids, homes)
     say(f"intake: a burst of {plan.intake} alerts on {plan.clients} keep-alive connections")
     intake_places = _cycle(places, plan.warmup + plan.alerts, plan.intake)

@@ -41,6 +41,10 @@ def run_bench(
     plan = Plan.make(smoke, alerts, units, rate, clients, Path(json_path) if json_path else None)
     say = Progress()
     started = datetime.now(UTC)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    busy = load is not None and load > 0.5 * (os.cpu_count() or 1)
+    if busy:
+        say(f"WARNING: the machine is busy (load average {load:.1f}): figures will be lower than it can do")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         figures, details, stored = _run(settings, plan, say)
@@ -56,8 +60,11 @@ def run_bench(
         "started": started.isoformat(), "duration_s": round(clock() - say.start, 1), "smoke": plan.smoke,
         "units": plan.units, "alerts": plan.alerts, "warmup_alerts": plan.warmup, "rate_per_s": plan.rate,
         "clients": plan.clients, "intake_alerts": plan.intake, "fixes": plan.fix_batches * 1000,
-        "stores": stored, "center": "one process: dispatch-center up", **details,
+        "stores": stored, "center": "one process: dispatch-center up", "load_average_at_start": load,
+        **details,
     }  # fmt: skip
+    if busy:
+        details["notes"].append(f"the machine was busy at the start (load average {load:.1f})")
     print(_headline(plan, stored))
     print(table(figures))
     print("ratio: figure / this run's limit; for [limit] rows: this machine / DESIGN.md's reference machine")
