@@ -4,6 +4,11 @@
 accepting, arriving at and clearing every offer (so they become available again). ``stream``: alerts at
 a steady rate. ``burst``: as many requests as N keep-alive connections get through. Each child reports
 one result on its queue; the parent owns the children and stops them.
+
+Alert -> offer spans two processes: the sender notes when each 202 arrived, the fleet when each offer
+arrived, both keyed by incident id and both read from CLOCK_MONOTONIC (see ``report.clock``), which on
+Linux is one counter for the whole machine; the parent subtracts. Separate processes keep one side's
+busy moments (a thousand sockets, or a burst of sends) from delaying the other side's timestamps.
 """
 
 from __future__ import annotations
@@ -125,7 +130,7 @@ async def _fleet(plan: FleetPlan, sig: Signals) -> dict[str, Any]:
         async with gate:
             ws = await connect(url, open_timeout=60, max_size=1 << 20)
             token = plan.target.token(Role.UNIT, unit_id)
-            await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
+            await ws.send(_text({"type": "auth", "token": token}))
             hello = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
             if hello.get("type") != "hello":
                 raise RuntimeError(f"unit {unit_id}: expected hello, got {hello}")
@@ -159,7 +164,7 @@ async def _fleet(plan: FleetPlan, sig: Signals) -> dict[str, Any]:
             # a few tens of metres around home: moving, but never an implausible jump
             fix = {"type": "position", "lat": lat + rng.uniform(-2e-4, 2e-4),
                    "lon": lon + rng.uniform(-2e-4, 2e-4), "at": time.time()}  # fmt: skip
-            await ws.send(orjson.dumps(fix).decode())
+            await ws.send(_text(fix))
             counts["positions"] += 1
             await asyncio.sleep(plan.report_every_s)
 

@@ -242,6 +242,10 @@ class Run:
         return positions
 
 
+def _ratio(figure: float | None, limit: float | None) -> float | None:
+    return figure / limit if figure is not None and limit else None
+
+
 def _rate(times: list[float]) -> float | None:
     """Events per second between the first and the last of these times."""
     span = max(times) - min(times) if len(times) > 1 else 0.0
@@ -262,7 +266,7 @@ def _figures(
             p50_ms=percentile(latencies, 50), p99_ms=p99, value=latency["sent_rate"], unit=" alerts/s sent",
             target="p99 <= 50 ms at 200/s, 10,000 units", limit=hop_p99,
             limit_label=f"stream hop p99 {hop_p99:.2f} ms" if hop_p99 else "-",
-            ratio=p99 / hop_p99 if p99 and hop_p99 else None,
+            ratio=_ratio(p99, hop_p99),
             details={"samples": len(latencies), "units": plan.units, "rate": plan.rate,
                      **{k: v for k, v in latency.items() if k != "latencies_ms"}},
         ),
@@ -270,14 +274,14 @@ def _figures(
             "intake", f"intake, 1 API process, {plan.clients} clients (accept call)",
             p50_ms=percentile(intake_ms, 50), p99_ms=percentile(intake_ms, 99), value=intake["rate"],
             unit=" alerts/s", target=">= 2,000/s", limit=noop["rate"],
-            limit_label=f"no-op HTTP {noop['rate']:,.0f}/s", ratio=intake["rate"] / noop["rate"],
+            limit_label=f"no-op HTTP {noop['rate']:,.0f}/s", ratio=_ratio(intake["rate"], noop["rate"]),
             details={"alerts": plan.intake, "answers": intake["statuses"], "outcomes": intake["items"]},
         ),
         Figure(
             "position_updates", f"position updates, batches of 1,000 ({positions['connections']} clients)",
             p50_ms=percentile(fix_ms, 50), p99_ms=percentile(fix_ms, 99), value=positions["rate"],
             unit=" fixes/s", target=">= 20,000/s", limit=geo, limit_label=f"GEOADD {geo:,.0f}/s",
-            ratio=positions["rate"] / geo,
+            ratio=_ratio(positions["rate"], geo),
             details={"batches": plan.fix_batches, "answers": positions["statuses"],
                      "fixes": positions["items"]},
         ),
