@@ -24,7 +24,6 @@ from alerts.queue import QueuedAlert
 from core import eventlog
 from core.db import Conn
 from core.errors import Conflict, NotFound
-from core.eventlog import Event
 from core.feed import Feed
 from core.geo import haversine_m
 from dispatch.assignments import (
@@ -330,6 +329,3 @@ class Dispatcher:
             incident_id, status.value,
         )  # fmt: skip
         return status.value
-
-    async def publish(self, events: Sequence[Event]) -> None:
-        await self.feed.publish(events)

@@ -15,7 +15,6 @@ import redis.asyncio as aioredis
 
 UNIT_KEY = "{units}:u:"
 INDEX_KEY = "{units}:avail:"
-KINDS_KEY = "{units}:kinds"
 
 # KEYS: unit hash, index of its kind. ARGV: field/value pairs... ; status dispatchability decided by caller:
 # ARGV[1] = '1' when the unit belongs in the index.
@@ -162,7 +161,6 @@ class LiveIndex:
             keys=[unit_key(unit.unit_id), index_key(unit.kind)],
             args=[self._indexable(unit.status), *fields],
         )
-        await self._redis.sadd(KINDS_KEY, unit.kind)
 
     async def set_status(
         self, unit_id: int, kind: str, status: str, expect: Sequence[str] = ()
@@ -259,13 +257,3 @@ class LiveIndex:
             if len(found) >= want:
                 break
         return sorted(found.values(), key=lambda n: (n.distance_m, n.unit_id))
-
-    async def clear(self) -> None:
-        """Forget the whole live index (before a rebuild from PostgreSQL)."""
-        members: Any = await self._redis.smembers(KINDS_KEY)
-        kinds = [k.decode() for k in members]
-        keys = [index_key(k) for k in kinds]
-        async for key in self._redis.scan_iter(match=f"{UNIT_KEY}*", count=1000):
-            keys.append(key.decode())
-        if keys:
-            await self._redis.delete(*keys)

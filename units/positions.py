@@ -76,6 +76,14 @@ class PositionService:
         for fix, suspect in batch:
             if not suspect:
                 latest[fix.unit_id] = fix
+        try:
+            await self._write(rows, latest)
+        except BaseException:
+            self._pending[:0] = batch  # keep the fixes for the next flush
+            raise
+        return len(rows)
+
+    async def _write(self, rows: Sequence[tuple[object, ...]], latest: dict[int, Fix]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.copy_records_to_table(
                 "positions",
@@ -88,7 +96,6 @@ class PositionService:
                    where id = $1 and (fix_at is null or fix_at < $4)""",
                 [(u, f.lat, f.lon, datetime.fromtimestamp(f.at, UTC)) for u, f in latest.items()],
             )
-        return len(rows)
 
     async def run(self) -> None:
         """Flush forever; owned by the runtime's task group."""
