@@ -44,13 +44,31 @@ class Incident:
     description: str | None
     shortfall: Any
     times: dict[str, datetime | None]
+    merged_into: int | None = None
+    close_reason: str | None = None
 
     @classmethod
     def from_row(cls, r: asyncpg.Record) -> Incident:
         return cls(
             r["id"], r["category"], r["priority"], IncidentStatus(r["status"]), r["lat"], r["lon"],
             r["address"], r["zone"], r["description"], r["shortfall"], {t: r[t] for t in TIMES},
+            r["merged_into"], r["close_reason"],
         )  # fmt: skip
+
+    def intervals(self) -> dict[str, float | None]:
+        """The derived intervals, in seconds: processing (call to dispatch), turnout (dispatch to
+        acknowledged and moving), travel (moving to on scene), total (call to on scene)."""
+
+        def between(start: str, end: str) -> float | None:
+            a, b = self.times[start], self.times[end]
+            return round((b - a).total_seconds(), 3) if a and b else None
+
+        return {
+            "processing_s": between("received_at", "dispatched_at"),
+            "turnout_s": between("dispatched_at", "en_route_at"),
+            "travel_s": between("en_route_at", "on_scene_at"),
+            "total_s": between("received_at", "on_scene_at"),
+        }
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +76,8 @@ class Incident:
             "status": self.status.value, "lat": self.lat, "lon": self.lon, "address": self.address,
             "zone": self.zone, "description": self.description, "shortfall": self.shortfall,
             "times": {k: v.isoformat() if v else None for k, v in self.times.items()},
+            "intervals": self.intervals(), "merged_into": self.merged_into,
+            "close_reason": self.close_reason,
         }  # fmt: skip
 
 

@@ -14,10 +14,12 @@ import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
+from alerts.attachments import AttachmentStore
 from alerts.catalogue import load_catalogue
 from alerts.intake import Intake
 from alerts.queue import AlertQueue
 from alerts.reconciler import requeue_unhandled
+from alerts.related import Related
 from center import migrations
 from center.connections import open_pool, open_redis
 from center.settings import Settings
@@ -164,6 +166,7 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
         yield Services(
             pool=pool, redis=redis, signer=TokenSigner(settings.secret(), settings.token_ttl_s),
             catalogue=catalogue, kinds=kinds, intake=Intake(pool, catalogue, queue, feed), roster=roster,
+            related=Related(pool, queue), attachments=AttachmentStore(pool, settings.attachments_dir()),
             live=live, positions=positions, dispatcher=dispatcher, feed=feed, hub=hub, readiness=ready,
             allowed_origins=frozenset(settings.allowed_origins), max_body_bytes=settings.max_body_bytes,
         )  # fmt: skip

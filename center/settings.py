@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # an alert not handled this long after acceptance is queued again by the reconciler
     requeue_after_s: float = Field(15.0, gt=0)
 
+    # where grid-report photos and videos are kept (default: <data_dir>/attachments)
+    attachments_path: Path | None = None
+
+    def attachments_dir(self) -> Path:
+        return self.attachments_path or self.data_dir / "attachments"
+
     def secret(self) -> str:
         """The signing secret; in demo mode a random one is made once and kept in the data folder."""
         if self.secret_key is not None:

@@ -22,3 +22,7 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     """The request breaks a rule about its content; ``data['field']`` names the field."""
+
+
+class TooLarge(Invalid):
+    """The request or upload is bigger than allowed (HTTP 413)."""

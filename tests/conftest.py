@@ -125,10 +125,10 @@ async def serving(settings: Settings, roles: Roles | None = None) -> AsyncIterat
 
 
 @pytest.fixture
-async def center(stores: Stores) -> AsyncIterator[Center]:
-    """A fresh center (empty database and Redis) serving on a real port."""
+async def center(stores: Stores, tmp_path: Path) -> AsyncIterator[Center]:
+    """A fresh center (empty database, Redis and data folder) serving on a real port."""
     await wipe(stores)
-    async with serving(center_settings(stores)) as running:
+    async with serving(center_settings(stores, data_dir=tmp_path)) as running:
         yield running
 
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from web import errors, sockets
 from web.limits import BodyLimit
-from web.routes import alerts, assignments, health, incidents, units
+from web.routes import alerts, assignments, attachments, health, incidents, units
 from web.services import Services
 
 OpenServices = Callable[[], AbstractAsyncContextManager[Services]]
@@ -34,8 +34,10 @@ def create_app(open_services: OpenServices, max_body_bytes: int = 256 * 1024) ->
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, alerts, incidents, units, assignments):
+    for module in (health, alerts, attachments, incidents, units, assignments):
         app.include_router(module.router)
     app.include_router(sockets.router)
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=max_body_bytes, streamed_suffixes=(attachments.UPLOAD_PATH_SUFFIX,)
+    )
     return app

@@ -8,9 +8,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from core.errors import Conflict, DomainError, Invalid, NotFound
+from core.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 
-_STATUS: list[tuple[type[DomainError], int]] = [(NotFound, 404), (Conflict, 409), (Invalid, 422)]
+# the first match wins: TooLarge is a kind of Invalid
+_STATUS: list[tuple[type[DomainError], int]] = [
+    (NotFound, 404), (Conflict, 409), (TooLarge, 413), (Invalid, 422),
+]  # fmt: skip
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -9,8 +9,10 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
+from alerts.attachments import AttachmentStore
 from alerts.catalogue import Catalogue
 from alerts.intake import Intake
+from alerts.related import Related
 from core.feed import Feed
 from core.tokens import TokenSigner
 from dispatch.dispatcher import Dispatcher
@@ -29,6 +31,8 @@ class Services:
     catalogue: Catalogue
     kinds: Mapping[str, UnitKind]
     intake: Intake
+    related: Related
+    attachments: AttachmentStore
     roster: Roster
     live: LiveIndex
     positions: PositionService

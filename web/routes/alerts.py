@@ -99,3 +99,13 @@ async def post_grid_event(
         source_call_id=body.report_id, idempotency_key=idempotency_key, zone=body.grid_cell,
     )  # fmt: skip
     return (await svc.intake.accept(new, who.actor)).as_json()
+
+
+@router.post("/alerts/{alert_id}/unlink")
+async def unlink_alert(
+    alert_id: int, svc: ServicesDep, who: Annotated[Principal, Depends(allow(Role.DISPATCHER))]
+) -> dict[str, object]:
+    """A dispatcher decides a linked call is a different matter: it gets an incident of its own."""
+    incident_id, events = await svc.related.unlink(alert_id, who.actor)
+    await svc.feed.publish(events)
+    return {"alert_id": alert_id, "incident_id": incident_id}

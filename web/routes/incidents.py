@@ -97,3 +97,18 @@ async def send_units(incident_id: int, body: SendIn, svc: ServicesDep, who: Disp
     if not offered:
         raise Conflict("none of these units could be sent", refused=refused)
     return {"offered": [a.as_json() for a in offered], "refused": refused}
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    into: int = Field(description="the incident that goes on; this one closes as merged into it")
+
+
+@router.post("/{incident_id}/merge")
+async def merge_incident(
+    incident_id: int, body: MergeIn, svc: ServicesDep, who: Dispatcher
+) -> dict[str, Any]:
+    """Two incidents are one matter: this one's alerts move to the other, and this one closes."""
+    events = await svc.related.merge(incident_id, body.into, who.actor)
+    await svc.feed.publish(events)
+    return (await incidents.get(svc.pool, body.into)).as_json()

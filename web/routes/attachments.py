@@ -1,0 +1,64 @@
+"""Photos and short videos of a report: upload (streamed, checked by type and size) and download."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+
+from core.roles import Role
+from core.tokens import Principal
+from web.auth import ServicesDep, allow
+
+router = APIRouter(prefix="/api/v1", tags=["attachments"])
+UPLOAD_PATH_SUFFIX = "/attachments"  # the body limit leaves these uploads to their own limits
+
+
+async def _may_touch(svc: Any, who: Principal, alert_id: int) -> None:
+    """A grid worker handles the attachments of their own reports only."""
+    if who.role is Role.GRID_WORKER and await svc.attachments.reporter_of(alert_id) != who.actor:
+        raise HTTPException(403, "a grid worker may only attach to their own reports")
+
+
+@router.post("/alerts/{alert_id}/attachments", status_code=201)
+async def add_attachment(
+    alert_id: int, request: Request, svc: ServicesDep,
+    who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.INTEGRATION, Role.DISPATCHER,
+                                            Role.CALL_TAKER))],
+    filename: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Attach a photo (JPEG, PNG, WebP up to 15 MiB) or video (MP4, QuickTime up to 100 MiB); the raw
+    file is the body, its type the Content-Type header."""
+    await _may_touch(svc, who, alert_id)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    attachment, event = await svc.attachments.add(
+        alert_id, content_type, request.stream(), filename, who.actor
+    )
+    await svc.feed.publish([event])
+    return attachment.as_json()
+
+
+@router.get("/alerts/{alert_id}/attachments")
+async def list_attachments(
+    alert_id: int, svc: ServicesDep,
+    who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER, Role.CALL_TAKER))],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """What was attached to one alert."""
+    await _may_touch(svc, who, alert_id)
+    return [a.as_json() for a in await svc.attachments.of_alert(alert_id)]
+
+
+@router.get("/attachments/{attachment_id}", response_class=FileResponse)
+async def get_attachment(
+    attachment_id: int, svc: ServicesDep,
+    who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER, Role.CALL_TAKER))],
+) -> FileResponse:  # fmt: skip
+    """The file itself, with its checksum as the ETag."""
+    attachment, reporter = await svc.attachments.get(attachment_id)
+    if who.role is Role.GRID_WORKER and reporter != who.actor:
+        raise HTTPException(403, "a grid worker may only read their own reports")
+    return FileResponse(
+        svc.attachments.path_of(attachment.sha256), media_type=attachment.content_type,
+        filename=attachment.filename, headers={"ETag": f'"{attachment.sha256}"'},
+    )  # fmt: skip
