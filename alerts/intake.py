@@ -43,6 +43,12 @@ class NewAlert:
     idempotency_key: str | None = None
     zone: str | None = None
 
+    def key_field(self) -> str:
+        """Where the idempotency key came from, to name it in an error."""
+        if self.idempotency_key:
+            return "Idempotency-Key"
+        return "report_id" if self.channel is Channel.GRID else "call_id"
+
     def digest(self) -> str:
         """What the request said, to refuse a reused key with a different request."""
         body = {k: v for k, v in asdict(self).items() if k != "idempotency_key"}
@@ -106,7 +112,7 @@ class Intake:
         )  # fmt: skip
         assert row is not None
         if row["o_replayed"] and row["o_digest"] != digest:
-            raise Conflict("this idempotency key was used for a different request", field="Idempotency-Key")
+            raise Conflict("this idempotency key was used for a different request", field=new.key_field())
         linked = bool(row["o_linked"])
         accepted = Accepted(
             row["o_alert_id"], row["o_incident_id"], "linked" if linked else "new_incident",

@@ -30,9 +30,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def bad_input(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": _location(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")}
+            # a body that is not JSON at all: the location is a character offset, not a field
+            {"field": "body" if e.get("type") == "json_invalid" else _location(tuple(e.get("loc", ()))),
+             "reason": e.get("msg", "invalid")}
             for e in exc.errors()
-        ]
+        ]  # fmt: skip
         first = problems[0] if problems else {"field": "body", "reason": "invalid"}
         return JSONResponse(
             {"error": f"{first['field']}: {first['reason']}", "field": first["field"], "problems": problems},

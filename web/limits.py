@@ -25,20 +25,32 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
+        too_large = refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
+        async def answer(message: Message) -> None:
+            # the framework may turn the exception into an answer of its own; ours replaces it
+            nonlocal refused
+            if not too_large:
+                await send(message)
+            elif not refused:
+                refused = True
+                await self._refuse(send)
+
         try:
-            await self.app(scope, counted, send)
+            await self.app(scope, counted, answer)
         except BodyTooLarge:
-            await self._refuse(send)
+            if not refused:
+                await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         body = b'{"error":"body: request body too large","field":"body","reason":"too large"}'

@@ -18,17 +18,17 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
 class Location(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    system: CoordSystem = CoordSystem.WGS84
+    system: CoordSystem = Field(CoordSystem.WGS84, strict=False)  # named by its value
     address: str | None = Field(None, max_length=500)
 
 
 class AlertIn(BaseModel):
     """A call to 110, 119, 120 or 122."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     channel: Literal["110", "119", "120", "122"]
     category: str = Field(min_length=1, max_length=64)
     location: Location
@@ -43,7 +43,7 @@ class AlertIn(BaseModel):
 class GridEventIn(BaseModel):
     """A report from a grid worker's app."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     category: str = Field(min_length=1, max_length=64)
     location: Location
     grid_cell: str | None = Field(None, max_length=64)
