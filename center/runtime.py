@@ -122,12 +122,15 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
         async with pool.acquire() as conn:
             await migrations.migrate(conn)
 
-        live = LiveIndex(redis, [s.value for s in UnitStatus if dispatchable(s)])
+        live = LiveIndex(
+            redis, [s.value for s in UnitStatus if dispatchable(s)],
+            {name: kind.max_speed_kmh / 3.6 for name, kind in kinds.items()},
+        )  # fmt: skip
         feed = Feed(redis)
         queue = AlertQueue(redis)
         await queue.ensure_groups()
         roster = Roster(pool, live, kinds)
-        positions = PositionService(pool, live, kinds)
+        positions = PositionService(pool, live)
         stack.push_async_callback(positions.close)
         travel = StraightLineTravel({k: v.speed_kmh for k, v in kinds.items()})
         dispatcher = Dispatcher(pool, roster, live, feed, catalogue, kinds, travel)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -26,7 +27,7 @@ from tests.conftest import SECRET, Stores, center_settings, free_port, serving, 
 CALL = {"channel": "110", "category": "noise_complaint", "location": {"lat": 31.2350, "lon": 121.4750}}
 
 
-def spread(i: int) -> dict[str, object]:
+def spread(i: int) -> dict[str, Any]:
     """A call ~50 m further east for each i, so that none is linked to another."""
     return CALL | {"location": {"lat": 31.2350, "lon": 121.4750 + i * 0.0006}}
 

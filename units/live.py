@@ -7,7 +7,7 @@ which is what lets one script touch a unit and its index together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,17 +32,23 @@ end
 return 1
 """
 
-# Compare-and-set the status. ARGV: wanted status, '1' if it is dispatchable, expected statuses...
-# Returns the status found (the new one on success).
+# Set the status. ARGV: wanted status, '1' if it is dispatchable, the status version from PostgreSQL
+# ('' for a claim, which comes before PostgreSQL), expected statuses... A write older than the last one
+# applied is skipped, so two changes that commit in one order cannot land in Redis in the other.
+# Returns {applied, the status found (the new one when applied)}.
 _SET_STATUS = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return false end
-if #ARGV > 2 then
+if ARGV[3] ~= '' and tonumber(ARGV[3]) < tonumber(redis.call('HGET', KEYS[1], 'sv') or '0') then
+  return {0, current}
+end
+if #ARGV > 3 then
   local ok = false
-  for i = 3, #ARGV do if ARGV[i] == current then ok = true end end
+  for i = 4, #ARGV do if ARGV[i] == current then ok = true end end
   if not ok then return {0, current} end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'sv', ARGV[3]) end
 local lat = redis.call('HGET', KEYS[1], 'lat')
 local lon = redis.call('HGET', KEYS[1], 'lon')
 if ARGV[2] == '1' and lat and redis.call('HGET', KEYS[1], 'suspect') ~= '1' then
@@ -53,37 +59,57 @@ end
 return {1, ARGV[1]}
 """
 
-# A position fix. ARGV: lat, lon, fix time (epoch s), max speed m/s, accuracy, speed, heading, dispatchable
-# statuses... Returns 'old' (not newer than the last one), 'suspect' (implausible jump) or 'ok'.
-_FIX = """
-local last = tonumber(redis.call('HGET', KEYS[1], 'fix_at') or '0')
-if not redis.call('HEXISTS', KEYS[1], 'kind') then return 'unknown' end
-local t = tonumber(ARGV[3])
-if t <= last then return 'old' end
-local lat, lon = tonumber(ARGV[1]), tonumber(ARGV[2])
-local plat = tonumber(redis.call('HGET', KEYS[1], 'lat') or '')
-local plon = tonumber(redis.call('HGET', KEYS[1], 'lon') or '')
-local suspect = '0'
-if plat and plon and last > 0 then
-  local r = math.rad
-  local dlat, dlon = r(lat - plat), r(lon - plon)
-  local a = math.sin(dlat/2)^2 + math.cos(r(plat)) * math.cos(r(lat)) * math.sin(dlon/2)^2
-  local d = 2 * 6371008.8 * math.asin(math.min(1, math.sqrt(a)))
-  -- allow for GPS error before calling a jump implausible
-  if d > 200 and d / (t - last) > tonumber(ARGV[4]) then suspect = '1' end
+# A batch of position fixes in one call. KEYS: the units' hashes, one per fix, in order. ARGV: the
+# number n of dispatchable statuses, those statuses, then 6 values per fix: lat, lon, fix time (epoch
+# s), accuracy, speed, heading. One verdict per fix: 'ok', 'old' (not newer than the last one),
+# 'suspect' (faster than the unit's kind can move) or 'unknown' (no such unit). The index key is
+# derived from the unit's kind; it shares the {units} hash tag, so it lives in the same cluster slot.
+_FIXES = """
+local n = tonumber(ARGV[1])
+local indexed = {}
+for i = 2, n + 1 do indexed[ARGV[i]] = true end
+local verdicts = {}
+local r = math.rad
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  local a = n + 2 + (k - 1) * 6
+  local kind = redis.call('HGET', key, 'kind')
+  if not kind then
+    verdicts[k] = 'unknown'
+  else
+    local last = tonumber(redis.call('HGET', key, 'fix_at') or '0')
+    local t = tonumber(ARGV[a + 2])
+    if t <= last then
+      verdicts[k] = 'old'
+    else
+      local lat, lon = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+      local plat = tonumber(redis.call('HGET', key, 'lat') or '')
+      local plon = tonumber(redis.call('HGET', key, 'lon') or '')
+      local suspect = false
+      if plat and plon and last > 0 then
+        local dlat, dlon = r(lat - plat), r(lon - plon)
+        local h = math.sin(dlat/2)^2 + math.cos(r(plat)) * math.cos(r(lat)) * math.sin(dlon/2)^2
+        local d = 2 * 6371008.8 * math.asin(math.min(1, math.sqrt(h)))
+        local vmax = tonumber(redis.call('HGET', key, 'maxv') or '70')
+        -- allow for GPS error before calling a jump implausible
+        suspect = d > 200 and d / (t - last) > vmax
+      end
+      local index = '{units}:avail:' .. kind
+      if suspect then
+        redis.call('HSET', key, 'suspect', '1', 'suspect_lat', ARGV[a], 'suspect_lon', ARGV[a + 1],
+          'suspect_at', ARGV[a + 2])
+        redis.call('ZREM', index, key)
+        verdicts[k] = 'suspect'
+      else
+        redis.call('HSET', key, 'lat', ARGV[a], 'lon', ARGV[a + 1], 'fix_at', ARGV[a + 2], 'suspect', '0',
+          'accuracy', ARGV[a + 3], 'speed', ARGV[a + 4], 'heading', ARGV[a + 5])
+        if indexed[redis.call('HGET', key, 'status')] then redis.call('GEOADD', index, lon, lat, key) end
+        verdicts[k] = 'ok'
+      end
+    end
+  end
 end
-if suspect == '1' then
-  redis.call('HSET', KEYS[1], 'suspect', '1', 'suspect_lat', ARGV[1], 'suspect_lon', ARGV[2])
-  redis.call('ZREM', KEYS[2], KEYS[1])
-  return 'suspect'
-end
-redis.call('HSET', KEYS[1], 'lat', ARGV[1], 'lon', ARGV[2], 'fix_at', ARGV[3], 'suspect', '0',
-  'accuracy', ARGV[5], 'speed', ARGV[6], 'heading', ARGV[7])
-local status = redis.call('HGET', KEYS[1], 'status')
-local indexed = false
-for i = 8, #ARGV do if ARGV[i] == status then indexed = true end end
-if indexed then redis.call('GEOADD', KEYS[2], lon, lat, KEYS[1]) end
-return 'ok'
+return verdicts
 """
 
 
@@ -100,6 +126,7 @@ class LiveUnit:
     lon: float | None
     fix_at: float | None  # epoch seconds
     suspect: bool
+    status_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,17 +160,25 @@ def _text(value: bytes | None) -> str | None:
     return value.decode() if value is not None else None
 
 
+def _opt(value: float | None) -> str | float:
+    return "" if value is None else value
+
+
 def _float(value: bytes | None) -> float | None:
     return float(value) if value not in (None, b"") else None
 
 
 class LiveIndex:
-    def __init__(self, redis: aioredis.Redis, dispatchable_statuses: Iterable[str]) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, dispatchable_statuses: Iterable[str],
+        max_speed_mps: Mapping[str, float] | None = None,
+    ) -> None:  # fmt: skip
         self._redis = redis
         self._dispatchable = tuple(dispatchable_statuses)
+        self._max_speed = dict(max_speed_mps or {})  # by kind: faster fixes are implausible jumps
         self._upsert = redis.register_script(_UPSERT)
         self._set_status = redis.register_script(_SET_STATUS)
-        self._fix = redis.register_script(_FIX)
+        self._fixes = redis.register_script(_FIXES)
 
     def _indexable(self, status: str) -> str:
         return "1" if status in self._dispatchable else "0"
@@ -153,7 +188,8 @@ class LiveIndex:
         fields: list[str | float | int] = [
             "callsign", unit.callsign, "kind", unit.kind, "tier", unit.tier, "status", unit.status,
             "zone", unit.zone or "", "caps", ",".join(sorted(unit.capabilities)),
-            "suspect", "1" if unit.suspect else "0",
+            "suspect", "1" if unit.suspect else "0", "sv", unit.status_version,
+            "maxv", self._max_speed.get(unit.kind, 70.0),
         ]  # fmt: skip
         if unit.lat is not None and unit.lon is not None:
             fields += ["lat", unit.lat, "lon", unit.lon, "fix_at", unit.fix_at or 0.0]
@@ -163,12 +199,13 @@ class LiveIndex:
         )
 
     async def set_status(
-        self, unit_id: int, kind: str, status: str, expect: Sequence[str] = ()
+        self, unit_id: int, kind: str, status: str, expect: Sequence[str] = (), version: int | None = None
     ) -> tuple[bool, str | None]:
-        """Set the status if the current one is among ``expect`` (any, when empty); index follows."""
+        """Set the status if the current one is among ``expect`` (any, when empty) and ``version`` is
+        not older than the last one applied; the index follows."""
         reply = await self._set_status(
             keys=[unit_key(unit_id), index_key(kind)],
-            args=[status, self._indexable(status), *expect],
+            args=[status, self._indexable(status), "" if version is None else version, *expect],
         )
         if reply is None:
             return False, None
@@ -179,34 +216,16 @@ class LiveIndex:
         ok, _ = await self.set_status(unit_id, kind, status, expect=self._dispatchable)
         return ok
 
-    async def record_fixes(self, fixes: Sequence[Fix], max_speed_mps: dict[int, float]) -> list[str]:
-        """Apply fixes in one round trip; one verdict per fix: ok, old, suspect or unknown."""
-        kinds = await self.kinds_of([f.unit_id for f in fixes])
-        pipe = self._redis.pipeline(transaction=False)
-        for fix in fixes:
-            kind = kinds.get(fix.unit_id) or "?"
-            await self._fix(
-                keys=[unit_key(fix.unit_id), index_key(kind)],
-                args=[
-                    repr(fix.lat),
-                    repr(fix.lon),
-                    repr(fix.at),
-                    max_speed_mps.get(fix.unit_id, 70.0),
-                    "" if fix.accuracy_m is None else fix.accuracy_m,
-                    "" if fix.speed_mps is None else fix.speed_mps,
-                    "" if fix.heading is None else fix.heading,
-                    *self._dispatchable,
-                ],
-                client=pipe,
-            )
-        replies = await pipe.execute()
+    async def record_fixes(self, fixes: Sequence[Fix]) -> list[str]:
+        """Apply fixes in one script call; one verdict per fix: ok, old, suspect or unknown."""
+        if not fixes:
+            return []
+        args: list[str | float] = [len(self._dispatchable), *self._dispatchable]
+        for f in fixes:
+            args += [repr(f.lat), repr(f.lon), repr(f.at), _opt(f.accuracy_m), _opt(f.speed_mps),
+                     _opt(f.heading)]  # fmt: skip
+        replies = await self._fixes(keys=[unit_key(f.unit_id) for f in fixes], args=args)
         return [r.decode() if isinstance(r, bytes) else str(r) for r in replies]
-
-    async def kinds_of(self, unit_ids: Sequence[int]) -> dict[int, str | None]:
-        pipe = self._redis.pipeline(transaction=False)
-        for unit_id in unit_ids:
-            pipe.hget(unit_key(unit_id), "kind")
-        return {u: _text(k) for u, k in zip(unit_ids, await pipe.execute(), strict=True)}
 
     async def get(self, unit_ids: Sequence[int]) -> dict[int, LiveUnit]:
         pipe = self._redis.pipeline(transaction=False)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 
-from units.kinds import UnitKind
 from units.live import Fix, LiveIndex
 
 log = logging.getLogger(__name__)
@@ -26,36 +25,22 @@ class FixVerdict:
 class PositionService:
     """Takes fixes from any entry point (HTTP, batch, socket) and remembers them."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, live: LiveIndex, kinds: Mapping[str, UnitKind], flush_every_s: float = 1.0
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, live: LiveIndex, flush_every_s: float = 1.0) -> None:
         self._pool = pool
         self._live = live
-        self._kinds = kinds
         self._flush_every_s = flush_every_s
         self._pending: list[tuple[Fix, bool]] = []
-        self._max_speed: dict[int, float] = {}
         # units whose position changed since the last tick, for coalesced screen updates
         self.moved: dict[int, Fix] = {}
 
     async def report(self, fixes: Sequence[Fix]) -> list[FixVerdict]:
-        await self._learn_speeds([f.unit_id for f in fixes])
-        verdicts = await self._live.record_fixes(fixes, self._max_speed)
+        verdicts = await self._live.record_fixes(fixes)
         for fix, verdict in zip(fixes, verdicts, strict=True):
             if verdict in ("ok", "suspect"):
                 self._pending.append((fix, verdict == "suspect"))
             if verdict == "ok":
                 self.moved[fix.unit_id] = fix
         return [FixVerdict(f.unit_id, v) for f, v in zip(fixes, verdicts, strict=True)]
-
-    async def _learn_speeds(self, unit_ids: Sequence[int]) -> None:
-        unknown = [u for u in unit_ids if u not in self._max_speed]
-        if not unknown:
-            return
-        for unit_id, kind in (await self._live.kinds_of(unknown)).items():
-            spec = self._kinds.get(kind or "")
-            if spec is not None:
-                self._max_speed[unit_id] = spec.max_speed_kmh / 3.6
 
     def take_moved(self) -> dict[int, Fix]:
         moved, self.moved = self.moved, {}
@@ -72,10 +57,18 @@ class PositionService:
              f.heading, suspect, received)
             for f, suspect in batch
         ]  # fmt: skip
-        latest: dict[int, Fix] = {}
+        # per unit: the newest trusted fix moves it; whether the newest fix of all was suspect flags it
+        trusted: dict[int, Fix] = {}
+        newest: dict[int, tuple[Fix, bool]] = {}
         for fix, suspect in batch:
-            if not suspect:
-                latest[fix.unit_id] = fix
+            if not suspect and (fix.unit_id not in trusted or trusted[fix.unit_id].at < fix.at):
+                trusted[fix.unit_id] = fix
+            if fix.unit_id not in newest or newest[fix.unit_id][0].at < fix.at:
+                newest[fix.unit_id] = (fix, suspect)
+        latest = [
+            (unit_id, trusted.get(unit_id), suspect, datetime.fromtimestamp(fix.at, UTC))
+            for unit_id, (fix, suspect) in newest.items()
+        ]
         try:
             await self._write(rows, latest)
         except BaseException:
@@ -83,7 +76,9 @@ class PositionService:
             raise
         return len(rows)
 
-    async def _write(self, rows: Sequence[tuple[object, ...]], latest: dict[int, Fix]) -> None:
+    async def _write(
+        self, rows: Sequence[tuple[object, ...]], latest: Sequence[tuple[int, Fix | None, bool, datetime]]
+    ) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.copy_records_to_table(
                 "positions",
@@ -92,10 +87,14 @@ class PositionService:
                          "received_at"],
             )  # fmt: skip
             await conn.executemany(
-                """update units set lat = $2, lon = $3, fix_at = $4, fix_suspect = false
-                   where id = $1 and (fix_at is null or fix_at < $4)""",
-                [(u, f.lat, f.lon, datetime.fromtimestamp(f.at, UTC)) for u, f in latest.items()],
-            )
+                """update units set fix_suspect = $5,
+                       lat = case when $4 > coalesce(fix_at, '-infinity') then $2 else lat end,
+                       lon = case when $4 > coalesce(fix_at, '-infinity') then $3 else lon end,
+                       fix_at = greatest(fix_at, $4)
+                   where id = $1 and coalesce(fix_at, '-infinity') < $6""",
+                [(u, f and f.lat, f and f.lon, f and datetime.fromtimestamp(f.at, UTC), suspect, newest_at)
+                 for u, f, suspect, newest_at in latest],
+            )  # fmt: skip
 
     async def run(self) -> None:
         """Flush forever; owned by the runtime's task group."""

@@ -46,13 +46,14 @@ class Unit:
     fix_at: datetime | None
     fix_suspect: bool
     retired_at: datetime | None
+    status_version: int = 0
 
     @classmethod
     def from_row(cls, r: asyncpg.Record) -> Unit:
         return cls(
             r["id"], r["callsign"], r["kind"], r["agency"], r["tier"], tuple(r["capabilities"]),
             r["home_zone"], r["crew"], UnitStatus(r["status"]), r["status_changed_at"], r["lat"],
-            r["lon"], r["fix_at"], r["fix_suspect"], r["retired_at"],
+            r["lon"], r["fix_at"], r["fix_suspect"], r["retired_at"], r["status_version"],
         )  # fmt: skip
 
     def as_json(self) -> dict[str, Any]:
@@ -71,7 +72,7 @@ class Unit:
             unit_id=self.id, callsign=self.callsign, kind=self.kind, tier=self.tier,
             status=self.status.value, zone=self.home_zone, capabilities=frozenset(self.capabilities),
             lat=self.lat, lon=self.lon, fix_at=self.fix_at.timestamp() if self.fix_at else None,
-            suspect=self.fix_suspect,
+            suspect=self.fix_suspect, status_version=self.status_version,
         )  # fmt: skip
 
 
@@ -130,7 +131,8 @@ class Roster:
         if row["retired_at"] is not None:
             raise Conflict(f"unit {unit_id} is retired", unit_id=unit_id)
         updated = await conn.fetchrow(
-            "update units set status = $2, status_changed_at = now() where id = $1 returning *",
+            """update units set status = $2, status_changed_at = now(), status_version = status_version + 1
+               where id = $1 returning *""",
             unit_id, wanted.value,
         )  # fmt: skip
         assert updated is not None
@@ -149,7 +151,7 @@ class Roster:
 
     async def sync_live(self, units: Sequence[Unit]) -> None:
         for unit in units:
-            await self.live.set_status(unit.id, unit.kind, unit.status.value)
+            await self.live.set_status(unit.id, unit.kind, unit.status.value, version=unit.status_version)
 
     async def rebuild_live(self) -> int:
         """Write every unit's state from PostgreSQL into Redis (after Redis lost it, or at start)."""
