@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -29,6 +30,7 @@ from dispatch.dispatcher import Dispatcher
 from dispatch.travel import StraightLineTravel
 from dispatch.worker import DispatchWorker, consumer_name
 from realtime.hub import Hub
+from units import history
 from units.kinds import load_kinds
 from units.live import LiveIndex
 from units.positions import PositionService
@@ -156,8 +158,18 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
                 except (RedisError, OSError, asyncpg.PostgresError):
                     log.warning("reconciler could not run; next time", exc_info=True)
 
+            async def prune_history() -> None:
+                try:
+                    removed = await history.prune(pool, timedelta(days=settings.positions_retention_days))
+                    if removed:
+                        log.info("position history: %d fixes past retention deleted", removed)
+                except (OSError, asyncpg.PostgresError):
+                    log.warning("position history retention could not run; next time", exc_info=True)
+
             scheduler.add_job(reconcile, "interval", seconds=settings.reconcile_every_s, id="reconcile",
                               max_instances=1, coalesce=True)  # fmt: skip
+            scheduler.add_job(prune_history, "interval", hours=1, id="prune-history", max_instances=1,
+                              coalesce=True, next_run_time=datetime.now(UTC))  # fmt: skip
             scheduler.start()
             stack.callback(lambda: scheduler.shutdown(wait=False))
             # catch up at once on whatever was accepted but not queued before this start

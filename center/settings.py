@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # an alert not handled this long after acceptance is queued again by the reconciler
     requeue_after_s: float = Field(15.0, gt=0)
 
+    # position history older than this is deleted (checked hourly)
+    positions_retention_days: float = Field(90.0, gt=0)
     # where grid-report photos and videos are kept (default: <data_dir>/attachments)
     attachments_path: Path | None = None
 

@@ -198,6 +198,27 @@ class LiveIndex:
             args=[self._indexable(unit.status), *fields],
         )
 
+    async def describe(self, unit: LiveUnit, old_kind: str | None = None) -> None:
+        """Rewrite what a unit is (callsign, kind, tier, zone, capabilities), not where or how it is;
+        a changed kind moves it from the old kind's index to the new one's."""
+        key = unit_key(unit.unit_id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(key, mapping={
+            "callsign": unit.callsign, "kind": unit.kind, "tier": unit.tier, "zone": unit.zone or "",
+            "caps": ",".join(sorted(unit.capabilities)), "maxv": self._max_speed.get(unit.kind, 70.0),
+        })  # fmt: skip
+        if old_kind and old_kind != unit.kind:
+            pipe.zrem(index_key(old_kind), key)
+        await pipe.execute()
+        await self.set_status(unit.unit_id, unit.kind, unit.status, version=unit.status_version)
+
+    async def forget(self, unit_id: int, kind: str) -> None:
+        """A retired unit leaves the live state entirely; its fixes are then 'unknown'."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zrem(index_key(kind), unit_key(unit_id))
+        pipe.delete(unit_key(unit_id))
+        await pipe.execute()
+
     async def set_status(
         self, unit_id: int, kind: str, status: str, expect: Sequence[str] = (), version: int | None = None
     ) -> tuple[bool, str | None]:

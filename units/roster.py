@@ -13,9 +13,10 @@ from core import eventlog
 from core.db import Conn
 from core.errors import Conflict, Invalid, NotFound
 from core.eventlog import Event
+from units import trackers
 from units.kinds import UnitKind
 from units.live import LiveIndex, LiveUnit
-from units.status import UnitStatus, check_transition
+from units.status import AVAILABILITY, Availability, UnitStatus, check_transition
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,99 @@ class Roster:
             )
         await self.live.put(unit.live())
         return unit, [event]
+
+    async def update(self, unit_id: int, changes: Mapping[str, Any], actor: str) -> tuple[Unit, list[Event]]:
+        """Change what a unit is: callsign, kind, tier, capabilities, home zone, crew."""
+        allowed = {"callsign", "kind", "tier", "capabilities", "home_zone", "crew"}
+        assert set(changes) <= allowed, set(changes) - allowed
+        values = dict(changes)
+        if "kind" in values:
+            kind = self.kinds.get(values["kind"])
+            if kind is None:
+                raise Invalid(f"unknown unit kind {values['kind']!r}", field="kind", known=sorted(self.kinds))
+            values["agency"] = kind.agency
+        if "capabilities" in values:
+            values["capabilities"] = list(values["capabilities"])
+        async with self.pool.acquire() as conn, conn.transaction():
+            before = await self._for_update(conn, unit_id)
+            if before.retired_at is not None:
+                raise Conflict(f"unit {unit_id} is retired", unit_id=unit_id)
+            if values:
+                columns = sorted(values)
+                sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=2))
+                try:
+                    row = await conn.fetchrow(
+                        f"update units set {sets} where id = $1 returning *", unit_id,
+                        *(values[c] for c in columns),
+                    )  # fmt: skip
+                except asyncpg.UniqueViolationError as exc:
+                    raise Conflict(f"callsign {values.get('callsign')!r} is taken", field="callsign") from exc
+                assert row is not None
+                unit = Unit.from_row(row)
+            else:
+                unit = before
+            event = await eventlog.append(
+                conn, "unit.changed", actor, unit_id=unit_id,
+                data={"changes": dict(values), "callsign": unit.callsign},
+            )  # fmt: skip
+        await self.live.describe(unit.live(), old_kind=before.kind)
+        return unit, [event]
+
+    async def retire(self, unit_id: int, actor: str) -> tuple[Unit, list[Event]]:
+        """Take a unit off the roster for good; refused while it is committed to an incident."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            before = await self._for_update(conn, unit_id)
+            if before.retired_at is not None:
+                raise Conflict(f"unit {unit_id} is already retired", unit_id=unit_id)
+            if AVAILABILITY[before.status] is Availability.COMMITTED:
+                raise Conflict(
+                    f"unit {unit_id} is {before.status.value} on an assignment; end it first",
+                    unit_id=unit_id, status=before.status.value,
+                )  # fmt: skip
+            row = await conn.fetchrow(
+                """update units set retired_at = now(), status = 'off_duty', status_changed_at = now(),
+                       status_version = status_version + 1, tracker_token_sha256 = null
+                   where id = $1 returning *""",
+                unit_id,
+            )
+            assert row is not None
+            unit = Unit.from_row(row)
+            event = await eventlog.append(
+                conn, "unit.retired", actor, unit_id=unit_id,
+                data={"callsign": unit.callsign, "from": before.status.value, "to": unit.status.value},
+            )  # fmt: skip
+        await self.live.forget(unit_id, unit.kind)
+        return unit, [event]
+
+    async def issue_tracker(self, unit_id: int, actor: str) -> tuple[str, list[Event]]:
+        """A new device token for the unit's phone tracker app; the previous one stops working."""
+        token = trackers.new_token()
+        async with self.pool.acquire() as conn, conn.transaction():
+            unit = await self._for_update(conn, unit_id)
+            if unit.retired_at is not None:
+                raise Conflict(f"unit {unit_id} is retired", unit_id=unit_id)
+            await conn.execute(
+                "update units set tracker_token_sha256 = $2 where id = $1",
+                unit_id,
+                trackers.token_digest(token),
+            )
+            event = await eventlog.append(
+                conn, "unit.tracker_issued", actor, unit_id=unit_id, data={"callsign": unit.callsign}
+            )
+        return token, [event]
+
+    async def unit_for_tracker(self, token: str) -> int | None:
+        unit_id: int | None = await self.pool.fetchval(
+            "select id from units where tracker_token_sha256 = $1 and retired_at is null",
+            trackers.token_digest(token),
+        )
+        return unit_id
+
+    async def _for_update(self, conn: Conn, unit_id: int) -> Unit:
+        row = await conn.fetchrow("select * from units where id = $1 for update", unit_id)
+        if row is None:
+            raise NotFound(f"no unit {unit_id}", unit_id=unit_id)
+        return Unit.from_row(row)
 
     async def get(self, unit_id: int, conn: Conn | None = None) -> Unit:
         row = await (conn or self.pool).fetchrow("select * from units where id = $1", unit_id)

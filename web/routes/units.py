@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.roles import Role
 from core.tokens import Principal
+from units import history
 from units.live import Fix
 from units.roster import NewUnit
 from units.status import SELF_REPORTABLE, UnitStatus
@@ -122,3 +124,59 @@ async def post_status(
     unit, events = await svc.roster.change_status(unit_id, body.status, who.actor)
     await svc.feed.publish(events)
     return unit.as_json()
+
+
+class UnitChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    callsign: str | None = Field(None, min_length=1, max_length=32)
+    kind: str | None = Field(None, min_length=1, max_length=64)
+    tier: int | None = Field(None, ge=1, le=3)
+    capabilities: list[str] | None = Field(None, max_length=20)
+    home_zone: str | None = Field(None, max_length=64)
+    crew: int | None = Field(None, ge=0, le=50)
+
+
+@router.patch("/units/{unit_id}")
+async def change_unit(
+    unit_id: int, body: UnitChange, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
+) -> dict[str, Any]:
+    """Change what a unit is (admins); only the fields given change."""
+    unit, events = await svc.roster.update(unit_id, body.model_dump(exclude_unset=True), who.actor)
+    await svc.feed.publish(events)
+    return unit.as_json()
+
+
+@router.post("/units/{unit_id}/retire")
+async def retire_unit(
+    unit_id: int, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
+) -> dict[str, Any]:
+    """Take a unit off the roster (admins); refused while it is on an assignment."""
+    unit, events = await svc.roster.retire(unit_id, who.actor)
+    await svc.feed.publish(events)
+    return unit.as_json()
+
+
+@router.post("/units/{unit_id}/tracker", status_code=201)
+async def issue_tracker(
+    unit_id: int, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
+) -> dict[str, Any]:
+    """A device identifier for a phone tracker app (OsmAnd/Traccar protocol), shown once."""
+    token, events = await svc.roster.issue_tracker(unit_id, who.actor)
+    await svc.feed.publish(events)
+    return {"unit_id": unit_id, "device_id": token, "endpoint": "/api/v1/osmand"}
+
+
+@router.get("/units/{unit_id}/positions")
+async def unit_trail(
+    unit_id: int, svc: ServicesDep,
+    who: Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.DISPLAY, Role.UNIT))],
+    since: datetime, until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+) -> dict[str, Any]:  # fmt: skip
+    """The breadcrumb trail of one unit between two times (ISO 8601), oldest first."""
+    _own(who, unit_id)
+    await svc.roster.get(unit_id)
+    end = until or datetime.now(UTC)
+    fixes = await history.trail(svc.pool, unit_id, since, end, limit)
+    return {"unit_id": unit_id, "since": since.isoformat(), "until": end.isoformat(),
+            "fixes": [f.as_json() for f in fixes]}  # fmt: skip

@@ -1,0 +1,26 @@
+"""The OsmAnd/Traccar client protocol, so that off-the-shelf phone tracker apps report positions.
+
+The device identifier (query parameter ``id``) is the unit's tracker token, issued by an admin; there
+is no bearer token. Apps retry until they get a 200, so only a bad or unknown report answers otherwise.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from units import trackers
+from web.auth import ServicesDep
+
+router = APIRouter(tags=["trackers"])
+
+
+@router.api_route("/api/v1/osmand", methods=["GET", "POST"], status_code=200)
+async def osmand(request: Request, svc: ServicesDep) -> Response:
+    """One position: id, lat, lon, timestamp, speed (knots), bearing, altitude, accuracy, batt."""
+    params = dict(request.query_params)  # the apps send the fields in the query string, also on POST
+    token = params.get("id") or params.get("deviceid") or ""
+    unit_id = await svc.roster.unit_for_tracker(token) if token else None
+    if unit_id is None:
+        raise HTTPException(401, "unknown device id")
+    [verdict] = await svc.positions.report([trackers.parse_fix(unit_id, params)])
+    return Response(status_code=200, headers={"X-Fix-Verdict": verdict.verdict})
