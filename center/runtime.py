@@ -27,6 +27,9 @@ from center.settings import Settings
 from core.feed import Feed
 from core.tokens import TokenSigner
 from dispatch.dispatcher import Dispatcher
+from dispatch.lifecycle import Lifecycle
+from dispatch.pending import PendingList
+from dispatch.timers import expire_overdue_offers
 from dispatch.travel import StraightLineTravel
 from dispatch.worker import DispatchWorker, consumer_name
 from realtime.hub import Hub
@@ -136,6 +139,8 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
         stack.push_async_callback(positions.close)
         travel = StraightLineTravel({k: v.speed_kmh for k, v in kinds.items()})
         dispatcher = Dispatcher(pool, roster, live, feed, catalogue, kinds, travel)
+        pending = PendingList(dispatcher)
+        lifecycle = Lifecycle(dispatcher, pending)
         hub = Hub(feed)
         await rebuild_live_if_lost(redis, roster)
 
@@ -166,6 +171,25 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
                 except (OSError, asyncpg.PostgresError):
                     log.warning("position history retention could not run; next time", exc_info=True)
 
+            async def offer_timeouts() -> None:
+                try:
+                    await expire_overdue_offers(lifecycle)
+                except (RedisError, OSError, asyncpg.PostgresError):
+                    log.warning("offer deadlines could not be checked; next time", exc_info=True)
+
+            async def pending_sweep() -> None:
+                try:
+                    await pending.sweep()
+                except (RedisError, OSError, asyncpg.PostgresError):
+                    log.warning("pending incidents could not be swept; next time", exc_info=True)
+
+            # both run at once on start: a deadline passed while the center was down is handled now
+            scheduler.add_job(offer_timeouts, "interval", seconds=settings.offer_check_every_s,
+                              id="offer-timeouts", max_instances=1, coalesce=True,
+                              next_run_time=datetime.now(UTC))  # fmt: skip
+            scheduler.add_job(pending_sweep, "interval", seconds=settings.pending_sweep_every_s,
+                              id="pending-sweep", max_instances=1, coalesce=True,
+                              next_run_time=datetime.now(UTC))  # fmt: skip
             scheduler.add_job(reconcile, "interval", seconds=settings.reconcile_every_s, id="reconcile",
                               max_instances=1, coalesce=True)  # fmt: skip
             scheduler.add_job(prune_history, "interval", hours=1, id="prune-history", max_instances=1,
@@ -182,6 +206,7 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
             pool=pool, redis=redis, signer=TokenSigner(settings.secret(), settings.token_ttl_s),
             catalogue=catalogue, kinds=kinds, intake=Intake(pool, catalogue, queue, feed), roster=roster,
             related=Related(pool, queue), attachments=AttachmentStore(pool, settings.attachments_dir()),
-            live=live, positions=positions, dispatcher=dispatcher, feed=feed, hub=hub, readiness=ready,
+            live=live, positions=positions, dispatcher=dispatcher, lifecycle=lifecycle, feed=feed, hub=hub,
+            readiness=ready,
             allowed_origins=frozenset(settings.allowed_origins), max_body_bytes=settings.max_body_bytes,
         )  # fmt: skip

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # an alert not handled this long after acceptance is queued again by the reconciler
     requeue_after_s: float = Field(15.0, gt=0)
 
+    # how often offer deadlines are checked, and waiting incidents swept for units together
+    offer_check_every_s: float = Field(1.0, gt=0)
+    pending_sweep_every_s: float = Field(3.0, gt=0)
     # position history older than this is deleted (checked hourly)
     positions_retention_days: float = Field(90.0, gt=0)
     # where grid-report photos and videos are kept (default: <data_dir>/attachments)

@@ -27,6 +27,8 @@ class AssignmentStatus(StrEnum):
 A = AssignmentStatus
 ACTIVE = frozenset({A.OFFERED, A.ACCEPTED, A.EN_ROUTE, A.ON_SCENE})
 ENDED = frozenset(set(A) - ACTIVE)
+# ended by the unit's refusal or silence: that unit is not asked again for the same incident
+REFUSED = frozenset({A.DECLINED, A.TIMED_OUT})
 
 TRANSITIONS: dict[AssignmentStatus, frozenset[AssignmentStatus]] = {
     A.OFFERED: frozenset({A.ACCEPTED, A.DECLINED, A.TIMED_OUT, A.CANCELLED}),

@@ -11,29 +11,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
 from alerts import incidents
-from alerts.catalogue import Catalogue
+from alerts.catalogue import Catalogue, PlanItem
 from alerts.incidents import UNSERVED, IncidentStatus
 from alerts.queue import QueuedAlert
 from core import eventlog
-from core.db import Conn
 from core.errors import Conflict, NotFound
 from core.feed import Feed
 from core.geo import haversine_m
-from dispatch.assignments import (
-    ACTIVE,
-    TIME_COLUMN,
-    TRANSITIONS,
-    UNIT_STATUS_AFTER,
-    Assignment,
-    AssignmentStatus,
-)
+from dispatch.assignments import ACTIVE, REFUSED, Assignment, AssignmentStatus
 from dispatch.recommend import Candidate, Ranked, Reason, Recommendation, Scene, recommend
 from dispatch.travel import TravelModel
 from units.kinds import UnitKind
@@ -90,22 +82,52 @@ class Dispatcher:
         category = self.catalogue.get(incident.category)
         rec = await self.recommendation(incident_id)
         if not category.auto_dispatch:
-            await self._set_waiting(incident_id, IncidentStatus.AWAITING_CONFIRMATION, rec, actor)
+            await self.set_waiting(incident_id, IncidentStatus.AWAITING_CONFIRMATION, rec, actor)
             return Outcome(incident_id, (), rec)
         offered = await self.offer_picks(incident_id, rec.picks, actor)
         if not offered:
-            await self._set_waiting(incident_id, IncidentStatus.PENDING, rec, actor)
+            await self.set_waiting(incident_id, IncidentStatus.PENDING, rec, actor)
         return Outcome(incident_id, tuple(offered), rec)
 
-    async def recommendation(self, incident_id: int, exclude: Sequence[int] = ()) -> Recommendation:
+    async def recommendation(
+        self, incident_id: int, exclude: Sequence[int] = (), remaining: bool = False
+    ) -> Recommendation:
+        """The units to send. ``remaining``: only for what the plan still lacks, given the units already
+        on the incident, and never a unit that declined it or let its offer time out."""
         incident = await incidents.get(self.pool, incident_id)
-        category = self.catalogue.get(incident.category)
+        plan: Sequence[PlanItem] = self.catalogue.get(incident.category).plan
+        if remaining:
+            plan, busy = await self._still_needed(incident_id, plan)
+            exclude = [*exclude, *busy]
         candidates = await self.candidates(
-            {k for item in category.plan for k in item.kinds}, incident.lat, incident.lon,
-            want=sum(item.count for item in category.plan) + len(exclude), exclude=exclude,
+            {k for item in plan for k in item.kinds}, incident.lat, incident.lon,
+            want=sum(item.count for item in plan) + len(exclude), exclude=exclude,
         )  # fmt: skip
         scene = Scene(incident.lat, incident.lon, incident.priority, incident.zone)
-        return recommend(scene, category.plan, candidates, self.travel)
+        return recommend(scene, plan, candidates, self.travel)
+
+    async def _still_needed(
+        self, incident_id: int, plan: Sequence[PlanItem]
+    ) -> tuple[list[PlanItem], set[int]]:
+        """The plan less the units already on the incident; and the units not to ask again."""
+        rows = await self.pool.fetch(
+            """select a.unit_id, a.status, u.kind from assignments a join units u on u.id = a.unit_id
+               where a.incident_id = $1""",
+            incident_id,
+        )
+        counts = [item.count for item in plan]
+        for r in rows:
+            if AssignmentStatus(r["status"]) in ACTIVE:
+                i = next((i for i, item in enumerate(plan) if r["kind"] in item.kinds and counts[i]), None)
+                if i is not None:
+                    counts[i] -= 1
+        skip = {r["unit_id"] for r in rows if AssignmentStatus(r["status"]) in ACTIVE | REFUSED}
+        return [replace(item, count=n) for item, n in zip(plan, counts, strict=True) if n > 0], skip
+
+    async def refill(self, incident_id: int, actor: str) -> list[Assignment]:
+        """Offer what the plan still lacks (after a decline, a timeout, or a unit freed for it)."""
+        rec = await self.recommendation(incident_id, remaining=True)
+        return await self.offer_picks(incident_id, rec.picks, actor) if rec.picks else []
 
     async def candidates(
         self, kinds: set[str], lat: float, lon: float, want: int, exclude: Sequence[int] = ()
@@ -144,8 +166,8 @@ class Dispatcher:
                     offered.append(assignment)
             if not lost:
                 break
-            rec = await self.recommendation(incident_id, exclude=sorted(tried))
-            wanted = list(rec.picks[:lost])
+            # what is still missing, now that the won claims are on the incident
+            wanted = list((await self.recommendation(incident_id, sorted(tried), remaining=True)).picks)
             if not wanted:
                 break
         return offered
@@ -228,7 +250,7 @@ class Dispatcher:
             return
         await self.roster.sync_live([unit])
 
-    async def _set_waiting(
+    async def set_waiting(
         self, incident_id: int, status: IncidentStatus, rec: Recommendation, actor: str
     ) -> None:
         shortfall = [
@@ -246,86 +268,3 @@ class Dispatcher:
                       "recommended": [p.unit_id for p in rec.picks]},
             )  # fmt: skip
         await self.feed.publish([event])
-
-    # -- the lifecycle --------------------------------------------------------------------------
-
-    async def advance(
-        self, assignment_id: int, wanted: AssignmentStatus, actor: str, unit_id: int | None = None,
-        reason: str | None = None,
-    ) -> Assignment:  # fmt: skip
-        """Move an assignment one step (accept, arrive, clear, decline, cancel, time out); the unit's
-        status follows. ``unit_id`` given: only that unit's own assignment may move."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow("select * from assignments where id = $1 for update", assignment_id)
-            if row is None or (unit_id is not None and row["unit_id"] != unit_id):
-                raise NotFound(f"no assignment {assignment_id}", assignment_id=assignment_id)
-            current = AssignmentStatus(row["status"])
-            if wanted not in TRANSITIONS[current]:
-                raise Conflict(
-                    f"an assignment cannot go from {current} to {wanted}", current=current.value,
-                    wanted=wanted.value, allowed=sorted(s.value for s in TRANSITIONS[current]),
-                )  # fmt: skip
-            sets = ["status = $2"]
-            if wanted in TIME_COLUMN:
-                sets.append(f"{TIME_COLUMN[wanted]} = now()")
-            if wanted is AssignmentStatus.ACCEPTED:
-                sets.append("en_route_at = now()")  # accepting means moving
-            if wanted not in ACTIVE:
-                sets += ["ended_at = now()", "end_reason = $3"]
-            updated = await conn.fetchrow(
-                f"update assignments set {', '.join(sets)} where id = $1 returning *",
-                assignment_id, wanted.value, *([reason or wanted.value] if wanted not in ACTIVE else []),
-            )  # fmt: skip
-            assert updated is not None
-            assignment = Assignment.from_row(updated)
-            unit, unit_event = await self.roster.change_status_in(
-                conn, assignment.unit_id, UNIT_STATUS_AFTER[wanted], actor,
-                data={"incident_id": assignment.incident_id, "assignment_id": assignment_id},
-            )  # fmt: skip
-            incident_status = await self._incident_follows(conn, assignment.incident_id, wanted)
-            event = await eventlog.append(
-                conn, f"assignment.{wanted.value}", actor, incident_id=assignment.incident_id,
-                unit_id=assignment.unit_id, assignment_id=assignment_id,
-                data={**assignment.as_json(), "callsign": unit.callsign,
-                      "incident_status": incident_status},
-            )  # fmt: skip
-        await self.roster.sync_live([unit])
-        await self.feed.publish([unit_event, event])
-        return assignment
-
-    async def _incident_follows(self, conn: Conn, incident_id: int, step: AssignmentStatus) -> str:
-        """Record the incident's canonical times and status implied by one of its assignments."""
-        column = {
-            AssignmentStatus.ACCEPTED: "acknowledged_at",
-            AssignmentStatus.ON_SCENE: "on_scene_at",
-        }.get(step)
-        if column:
-            await conn.execute(
-                f"update incidents set {column} = coalesce({column}, now()) where id = $1", incident_id
-            )
-        if step is AssignmentStatus.ACCEPTED:
-            await conn.execute(
-                "update incidents set en_route_at = coalesce(en_route_at, now()) where id = $1", incident_id
-            )
-        counts: dict[str, Any] = dict(await conn.fetchrow(
-            """select count(*) filter (where status = any($2::text[])) as active,
-                      count(*) filter (where status = 'on_scene') as on_scene,
-                      count(*) filter (where status = 'cleared') as cleared
-               from assignments where incident_id = $1""",
-            incident_id, [s.value for s in ACTIVE],
-        ) or {})  # fmt: skip
-        if counts["on_scene"]:
-            status = IncidentStatus.ON_SCENE
-        elif counts["active"]:
-            status = IncidentStatus.DISPATCHED
-        elif counts["cleared"]:
-            status = IncidentStatus.CLEARED
-        else:
-            status = IncidentStatus.PENDING
-        await conn.execute(
-            """update incidents set status = $2,
-                   cleared_at = case when $2 = 'cleared' then now() else cleared_at end
-               where id = $1 and closed_at is null""",
-            incident_id, status.value,
-        )  # fmt: skip
-        return status.value

@@ -11,7 +11,7 @@ units are allowed; they are not ranked, since in a surge the faster allowed unit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from types import MappingProxyType
 
 import numpy as np
@@ -38,6 +38,7 @@ def assign_jointly(
     *,
     requirements: Mapping[int, PlanItem] | None = None,
     policy: Policy = DEFAULT_POLICY,
+    forbidden: Set[tuple[int, int]] = frozenset(),
 ) -> dict[int, int]:
     """incident id -> unit id, at most one unit per incident and one incident per unit.
 
@@ -45,7 +46,8 @@ def assign_jointly(
     urgent incidents are served first and as many as possible are served; among such assignments, the
     least total of weight times travel time. With whole-number weights (the defaults) that order is exact.
     ``requirements`` (incident id -> first item of its plan) limits which units suit which incident; an
-    incident without one takes any usable unit. Incidents left without a unit are absent from the result.
+    incident without one takes any usable unit. ``forbidden`` (incident id, unit id) pairs are never made
+    (a unit that declined an incident). Incidents left without a unit are absent from the result.
     """
     incident_ids = [incident for incident, _ in scenes]
     if len(set(incident_ids)) != len(incident_ids):
@@ -63,7 +65,8 @@ def assign_jointly(
         item = requirements.get(incident) if requirements is not None else None
         for col, unit in enumerate(pool):
             estimate = _travel_s(unit, scene, travel, policy)
-            if estimate is not None and (item is None or is_suitable(unit, item)):
+            allowed = (incident, unit.unit_id) not in forbidden
+            if estimate is not None and allowed and (item is None or is_suitable(unit, item)):
                 seconds[row, col] = estimate
     feasible = np.isfinite(seconds)
     if not feasible.any():

@@ -36,6 +36,8 @@ class Reason(StrEnum):
     ONLY_ONE_OF_KIND = "only_one_of_its_kind_left"
     # never produced here: recorded when a dispatcher sends a unit of their own choosing (an override)
     DISPATCHER_CHOICE = "dispatcher_choice"
+    # never produced here: chosen with other waiting incidents for the least weighted travel in total
+    JOINT_ASSIGNMENT = "joint_assignment_in_surge"
 
 
 class ShortfallCode(StrEnum):

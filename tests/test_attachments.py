@@ -63,7 +63,7 @@ async def test_photo_is_stored_by_checksum_and_linked(center: Center) -> None:
 
 
 async def test_wrong_types_and_oversized_files_are_refused(center: Center) -> None:
-    """An unaccepted type, content that is not what it claims, an empty or oversized file: refused, nothing kept."""
+    """An unaccepted type, content not what it claims, an empty or oversized file: refused, nothing kept."""
     async with center.client(Role.GRID_WORKER) as worker:
         alert = await report(center, worker)
         alert_id = alert["alert_id"]

@@ -32,7 +32,7 @@ async def incident(center: Center, incident_id: int) -> dict[str, Any]:
 
 
 async def test_unlinked_call_gets_its_own_incident_and_is_dispatched(center: Center) -> None:
-    """A linked call, unlinked, opens its own incident, is handled by a dispatcher, and both timelines say so."""
+    """An unlinked call opens its own incident, is handled by a dispatcher, and both timelines say so."""
     first = await call(center, "fight", SCENE, "13800000001")
     second = await call(center, "fight", SCENE, "13800000002")
     assert second["status"] == "linked" and second["linked_to"] == first["incident_id"]
@@ -63,7 +63,7 @@ async def test_unlinked_call_gets_its_own_incident_and_is_dispatched(center: Cen
 
 
 async def test_merge_moves_alerts_and_closes_the_duplicate(center: Center) -> None:
-    """Merging moves every alert to the surviving incident, keeps the higher priority, and closes the other."""
+    """Merging moves every alert to the survivor, keeps the higher priority, and closes the other."""
     kept = await call(center, "fight", SCENE, "13800000001")
     duplicate = await call(center, "robbery_in_progress", FAR, "13800000002")
     assert duplicate["status"] == "new_incident"
@@ -90,7 +90,8 @@ async def test_merge_moves_alerts_and_closes_the_duplicate(center: Center) -> No
         ).status_code == 409
         open_ids = [i["id"] for i in (await dispatcher.get("/api/v1/incidents")).json()]
 
-    survivor, closed = await incident(center, kept["incident_id"]), await incident(center, duplicate["incident_id"])
+    survivor = await incident(center, kept["incident_id"])
+    closed = await incident(center, duplicate["incident_id"])
     assert sorted(a["id"] for a in survivor["alerts"]) == [kept["alert_id"], duplicate["alert_id"]]
     assert closed["status"] == "closed" and closed["close_reason"] == "merged"
     assert closed["merged_into"] == kept["incident_id"]

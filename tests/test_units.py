@@ -83,7 +83,7 @@ def fix(unit_id: int, lat: float, lon: float, at: float) -> dict[str, Any]:
 
 
 async def register(center: Center, count: int, prefix: str, kind: str = "patrol_car") -> list[int]:
-    """Register available units through the API; their ids in order."""
+    """Register available units through the API (at once); their ids, ascending."""
     body = {"kind": kind, "status": "available"}
     async with center.client(Role.ADMIN) as admin:
         posts = [
@@ -91,7 +91,7 @@ async def register(center: Center, count: int, prefix: str, kind: str = "patrol_
         ]
         replies = await asyncio.gather(*posts)
     assert all(r.status_code == 201 for r in replies), [r.text for r in replies]
-    return [int(r.json()["id"]) for r in replies]
+    return sorted(int(r.json()["id"]) for r in replies)
 
 
 async def gateway_batch(center: Center, fixes: list[dict[str, Any]]) -> dict[str, int]:

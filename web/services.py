@@ -16,6 +16,7 @@ from alerts.related import Related
 from core.feed import Feed
 from core.tokens import TokenSigner
 from dispatch.dispatcher import Dispatcher
+from dispatch.lifecycle import Lifecycle
 from realtime.hub import Hub
 from units.kinds import UnitKind
 from units.live import LiveIndex
@@ -37,6 +38,7 @@ class Services:
     live: LiveIndex
     positions: PositionService
     dispatcher: Dispatcher
+    lifecycle: Lifecycle
     feed: Feed
     hub: Hub
     readiness: Callable[[], Awaitable[dict[str, Any]]]

@@ -122,7 +122,7 @@ async def _unit_message(svc: Services, who: Principal, unit_id: int, m: dict[str
             assignment_id = m.get("assignment_id")
             if not isinstance(assignment_id, int):
                 return _error("assignment_id must be an integer", ref)
-            a = await svc.dispatcher.advance(assignment_id, STEPS[kind], who.actor, unit_id=unit_id)
+            a = await svc.lifecycle.advance(assignment_id, STEPS[kind], who.actor, unit_id=unit_id)
             return {"type": "ack", "ref": ref, "assignment": a.as_json()}
         if kind == "status":
             try:
@@ -131,8 +131,7 @@ async def _unit_message(svc: Services, who: Principal, unit_id: int, m: dict[str
                 return _error(f"unknown status {m.get('status')!r}", ref)
             if status not in SELF_REPORTABLE:
                 return _error(f"status {status.value} follows assignments", ref)
-            unit, events = await svc.roster.change_status(unit_id, status, who.actor)
-            await svc.feed.publish(events)
+            unit = await svc.lifecycle.report_status(unit_id, status, who.actor)
             return {"type": "ack", "ref": ref, "status": unit.status.value}
         return _error(f"unknown message type {kind!r}", ref)
     except DomainError as exc:

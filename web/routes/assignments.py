@@ -1,10 +1,11 @@
-"""The unit's side of an assignment: accept, decline, arrive, clear."""
+"""An assignment's steps: the unit accepts, declines, arrives, clears; a dispatcher cancels or reassigns."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.roles import Role
 from core.tokens import Principal
@@ -12,6 +13,7 @@ from dispatch.assignments import AssignmentStatus
 from web.auth import ServicesDep, allow
 
 router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
+DispatcherOnly = Annotated[Principal, Depends(allow(Role.DISPATCHER))]
 
 STEPS: dict[str, AssignmentStatus] = {
     "accept": AssignmentStatus.ACCEPTED,
@@ -19,6 +21,34 @@ STEPS: dict[str, AssignmentStatus] = {
     "arrive": AssignmentStatus.ON_SCENE,
     "clear": AssignmentStatus.CLEARED,
 }
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=500)
+
+
+class ReassignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit_id: int = Field(description="the unit to send instead")
+
+
+@router.post("/{assignment_id}/cancel")
+async def cancel(
+    assignment_id: int, svc: ServicesDep, who: DispatcherOnly, body: CancelIn | None = None
+) -> dict[str, Any]:
+    """A dispatcher stands the unit down; it becomes available again."""
+    reason = body.reason if body else None
+    return (await svc.lifecycle.cancel(assignment_id, who.actor, reason)).as_json()
+
+
+@router.post("/{assignment_id}/reassign")
+async def reassign(
+    assignment_id: int, body: ReassignIn, svc: ServicesDep, who: DispatcherOnly
+) -> dict[str, Any]:
+    """Send another unit instead; the new unit is offered before the old one is stood down."""
+    old, new = await svc.lifecycle.reassign(assignment_id, body.unit_id, who.actor)
+    return {"cancelled": old.as_json(), "offered": new.as_json()}
 
 
 @router.post("/{assignment_id}/{step}")
@@ -30,5 +60,5 @@ async def step(
 ) -> dict[str, Any]:
     """Move an assignment one step; a unit may move only its own."""
     own = who.unit_id if who.role is Role.UNIT else None
-    assignment = await svc.dispatcher.advance(assignment_id, STEPS[step], who.actor, unit_id=own)
+    assignment = await svc.lifecycle.advance(assignment_id, STEPS[step], who.actor, unit_id=own)
     return assignment.as_json()

@@ -112,3 +112,17 @@ async def merge_incident(
     events = await svc.related.merge(incident_id, body.into, who.actor)
     await svc.feed.publish(events)
     return (await incidents.get(svc.pool, body.into)).as_json()
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=500, description="default: resolved")
+
+
+@router.post("/{incident_id}/close")
+async def close_incident(
+    incident_id: int, svc: ServicesDep, who: Dispatcher, body: CloseIn | None = None
+) -> dict[str, Any]:
+    """Close an incident once no unit is on it any more."""
+    closed = await svc.lifecycle.close(incident_id, who.actor, body.reason if body else None)
+    return closed.as_json()

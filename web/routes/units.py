@@ -121,9 +121,7 @@ async def post_status(
     _own(who, unit_id)
     if body.status not in SELF_REPORTABLE:
         raise HTTPException(422, f"status {body.status.value} follows assignments; use them instead")
-    unit, events = await svc.roster.change_status(unit_id, body.status, who.actor)
-    await svc.feed.publish(events)
-    return unit.as_json()
+    return (await svc.lifecycle.report_status(unit_id, body.status, who.actor)).as_json()
 
 
 class UnitChange(BaseModel):

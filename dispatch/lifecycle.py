@@ -1,0 +1,196 @@
+"""The assignment lifecycle after the offer: a unit's acknowledgements, a dispatcher's cancel, reassign
+and close, and what follows each step (the unit's status, the incident's status and canonical times,
+a replacement for a unit that declined or let its offer lapse, a freed unit's next incident)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from redis.exceptions import RedisError
+
+from alerts import incidents
+from alerts.incidents import IncidentStatus
+from core import eventlog
+from core.db import Conn
+from core.errors import Conflict, NotFound
+from dispatch.assignments import ACTIVE, REFUSED, TIME_COLUMN, TRANSITIONS, UNIT_STATUS_AFTER, Assignment
+from dispatch.assignments import AssignmentStatus as A
+from dispatch.dispatcher import Dispatcher
+from dispatch.pending import PendingList
+from units.roster import Unit
+from units.status import UnitStatus, dispatchable
+
+log = logging.getLogger(__name__)
+
+
+class Lifecycle:
+    def __init__(self, dispatcher: Dispatcher, pending: PendingList) -> None:
+        self.d = dispatcher
+        self.pending = pending
+
+    async def advance(
+        self, assignment_id: int, wanted: A, actor: str, unit_id: int | None = None, reason: str | None = None
+    ) -> Assignment:
+        """Move an assignment one step (accept, arrive, clear, decline, cancel, time out); the unit's
+        status follows. ``unit_id`` given: only that unit's own assignment may move."""
+        async with self.d.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("select * from assignments where id = $1 for update", assignment_id)
+            if row is None or (unit_id is not None and row["unit_id"] != unit_id):
+                raise NotFound(f"no assignment {assignment_id}", assignment_id=assignment_id)
+            current = A(row["status"])
+            if wanted not in TRANSITIONS[current]:
+                raise Conflict(
+                    f"an assignment cannot go from {current} to {wanted}", current=current.value,
+                    wanted=wanted.value, allowed=sorted(s.value for s in TRANSITIONS[current]),
+                )  # fmt: skip
+            sets = ["status = $2"]
+            if wanted in TIME_COLUMN:
+                sets.append(f"{TIME_COLUMN[wanted]} = now()")
+            if wanted is A.ACCEPTED:
+                sets.append("en_route_at = now()")  # accepting means moving
+            if wanted not in ACTIVE:
+                sets += ["ended_at = now()", "end_reason = $3"]
+            updated = await conn.fetchrow(
+                f"update assignments set {', '.join(sets)} where id = $1 returning *",
+                assignment_id, wanted.value, *([reason or wanted.value] if wanted not in ACTIVE else []),
+            )  # fmt: skip
+            assert updated is not None
+            assignment = Assignment.from_row(updated)
+            unit, unit_event = await self.d.roster.change_status_in(
+                conn, assignment.unit_id, UNIT_STATUS_AFTER[wanted], actor,
+                data={"incident_id": assignment.incident_id, "assignment_id": assignment_id},
+            )  # fmt: skip
+            incident_status = await _incident_follows(conn, assignment.incident_id, wanted)
+            event = await eventlog.append(
+                conn, f"assignment.{wanted.value}", actor, incident_id=assignment.incident_id,
+                unit_id=assignment.unit_id, assignment_id=assignment_id,
+                data={**assignment.as_json(), "callsign": unit.callsign,
+                      "incident_status": incident_status, "alarm": wanted is A.TIMED_OUT},
+            )  # fmt: skip
+        await self.d.roster.sync_live([unit])
+        await self.d.feed.publish([unit_event, event])
+        await self._follow_up(assignment, unit, actor)
+        return assignment
+
+    async def _follow_up(self, assignment: Assignment, unit: Unit, actor: str) -> None:
+        """After commit: replace a unit that declined or went silent; give a freed unit the next
+        incident. The step itself stands whatever happens here; the periodic sweep retries."""
+        try:
+            if assignment.status in REFUSED:
+                await self.replace(assignment.incident_id, actor)
+            if dispatchable(unit.status):
+                await self.pending.unit_freed(unit.id, actor)
+        except (asyncpg.PostgresError, RedisError, OSError):
+            log.exception("follow-up of assignment %s failed; the pending sweep will retry", assignment.id)
+
+    async def replace(self, incident_id: int, actor: str) -> None:
+        """Ask the next candidate for what the plan still lacks; with nobody left, the incident waits
+        on the pending list (or goes back to a dispatcher, where a dispatcher confirms)."""
+        incident = await incidents.get(self.d.pool, incident_id)
+        if incident.status is IncidentStatus.CLOSED:
+            return
+        auto = self.d.catalogue.get(incident.category).auto_dispatch
+        if auto and await self.d.refill(incident_id, actor):
+            return
+        if incident.status in (IncidentStatus.PENDING, IncidentStatus.AWAITING_CONFIRMATION):
+            status = IncidentStatus.PENDING if auto else IncidentStatus.AWAITING_CONFIRMATION
+            rec = await self.d.recommendation(incident_id, remaining=True)
+            await self.d.set_waiting(incident_id, status, rec, actor)
+
+    async def cancel(self, assignment_id: int, actor: str, reason: str | None = None) -> Assignment:
+        """A dispatcher stands a unit down; no replacement is asked for."""
+        return await self.advance(
+            assignment_id, A.CANCELLED, actor, reason=reason or "cancelled by dispatcher"
+        )
+
+    async def reassign(self, assignment_id: int, unit_id: int, actor: str) -> tuple[Assignment, Assignment]:
+        """Send another unit instead: the new one is offered first, so the incident is never left bare."""
+        row = await self.d.pool.fetchrow(
+            "select incident_id, status from assignments where id = $1", assignment_id
+        )
+        if row is None:
+            raise NotFound(f"no assignment {assignment_id}", assignment_id=assignment_id)
+        if A(row["status"]) not in ACTIVE:
+            raise Conflict(f"assignment {assignment_id} has ended", status=row["status"])
+        offered, refused = await self.d.send(row["incident_id"], [unit_id], actor)
+        if not offered:
+            raise Conflict(f"unit {unit_id} cannot be sent", refused=refused)
+        old = await self.advance(assignment_id, A.CANCELLED, actor, reason=f"reassigned to unit {unit_id}")
+        return old, offered[0]
+
+    async def close(self, incident_id: int, actor: str, reason: str | None = None) -> incidents.Incident:
+        """Close an incident; refused while units are still on it."""
+        async with self.d.pool.acquire() as conn, conn.transaction():
+            incident = await incidents.get(conn, incident_id, lock=True)
+            if incident.status is IncidentStatus.CLOSED:
+                raise Conflict(f"incident {incident_id} is already closed", incident_id=incident_id)
+            running = await conn.fetch(
+                "select id from assignments where incident_id = $1 and status = any($2::text[])",
+                incident_id, [s.value for s in ACTIVE],
+            )  # fmt: skip
+            if running:
+                raise Conflict(
+                    f"incident {incident_id} still has units on it; clear or cancel them first",
+                    assignments=[r["id"] for r in running],
+                )
+            await conn.execute(
+                """update incidents set status = 'closed', closed_at = now(), close_reason = $2,
+                       shortfall = null where id = $1""",
+                incident_id, reason or "resolved",
+            )  # fmt: skip
+            event = await eventlog.append(
+                conn, "incident.closed", actor, incident_id=incident_id,
+                data={"status": IncidentStatus.CLOSED.value, "reason": reason or "resolved"},
+            )  # fmt: skip
+            closed = await incidents.get(conn, incident_id)
+        await self.d.feed.publish([event])
+        return closed
+
+    async def report_status(self, unit_id: int, wanted: UnitStatus, actor: str) -> Unit:
+        """A status the unit sets itself (available, off duty, ...); a unit coming free takes the most
+        urgent waiting incident it can serve."""
+        unit, events = await self.d.roster.change_status(unit_id, wanted, actor)
+        await self.d.feed.publish(events)
+        if dispatchable(unit.status):
+            try:
+                await self.pending.unit_freed(unit.id, actor)
+            except (asyncpg.PostgresError, RedisError, OSError):
+                log.exception("unit %s freed but not offered; the pending sweep will retry", unit_id)
+        return unit
+
+
+async def _incident_follows(conn: Conn, incident_id: int, step: A) -> str:
+    """Record the incident's canonical times and status implied by one of its assignments."""
+    column = {A.ACCEPTED: "acknowledged_at", A.ON_SCENE: "on_scene_at"}.get(step)
+    if column:
+        await conn.execute(
+            f"update incidents set {column} = coalesce({column}, now()) where id = $1", incident_id
+        )
+    if step is A.ACCEPTED:
+        await conn.execute(
+            "update incidents set en_route_at = coalesce(en_route_at, now()) where id = $1", incident_id
+        )
+    counts: dict[str, Any] = dict(await conn.fetchrow(
+        """select count(*) filter (where status = any($2::text[])) as active,
+                  count(*) filter (where status = 'on_scene') as on_scene,
+                  count(*) filter (where status = 'cleared') as cleared
+           from assignments where incident_id = $1""",
+        incident_id, [s.value for s in ACTIVE],
+    ) or {})  # fmt: skip
+    if counts["on_scene"]:
+        status = IncidentStatus.ON_SCENE
+    elif counts["active"]:
+        status = IncidentStatus.DISPATCHED
+    elif counts["cleared"]:
+        status = IncidentStatus.CLEARED
+    else:
+        status = IncidentStatus.PENDING
+    await conn.execute(
+        """update incidents set status = $2,
+               cleared_at = case when $2 = 'cleared' then now() else cleared_at end
+           where id = $1 and closed_at is null""",
+        incident_id, status.value,
+    )  # fmt: skip
+    return status.value
