@@ -22,7 +22,7 @@ from alerts.incidents import IncidentStatus
 from alerts.queue import AlertQueue
 from core.errors import Conflict, Invalid
 from core.eventlog import Event
-from core.feed import Feed
+from core.feed import PRIVATE, Feed
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +124,12 @@ class Intake:
                 incident_id=accepted.incident_id, alert_id=accepted.alert_id,
                 data=event_data | ({} if linked else {"status": IncidentStatus.RECEIVED.value}),
             )  # fmt: skip
-            await self._after_commit(accepted, [event])
+            # caller data travels on the live feed (for dispatchers' screens) but not in the event log
+            private = {"caller_phone": new.caller_phone, "caller_name": new.caller_name}
+            await self._after_commit(accepted, [event.as_json() | {PRIVATE: private}])
         return accepted
 
-    async def _after_commit(self, accepted: Accepted, events: list[Event]) -> None:
+    async def _after_commit(self, accepted: Accepted, events: list[dict[str, Any]]) -> None:
         # The alert is safe in PostgreSQL; if Redis fails now, the reconciler queues it later.
         try:
             await self._queue.put(accepted.alert_id, accepted.incident_id, accepted.priority)

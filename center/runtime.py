@@ -147,6 +147,7 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
         tasks = Tasks()
         stack.push_async_callback(tasks.stop)
         tasks.start("positions-flush", positions.run)
+        tasks.start("positions-broadcast", lambda: positions.broadcast(feed, settings.screen_tick_s))
         if roles.api:
             tasks.start("feed-reader", hub.run)
         if roles.dispatch:

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # an alert not handled this long after acceptance is queued again by the reconciler
     requeue_after_s: float = Field(15.0, gt=0)
 
+    # position updates reach screens coalesced, once per tick
+    screen_tick_s: float = Field(1.0, gt=0)
     # how often offer deadlines are checked, and waiting incidents swept for units together
     offer_check_every_s: float = Field(1.0, gt=0)
     pending_sweep_every_s: float = Field(3.0, gt=0)

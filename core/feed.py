@@ -17,6 +17,11 @@ import redis.asyncio as aioredis
 
 from core.eventlog import Event
 
+# the key of a payload's personal data: sent only to roles that may see it (see realtime/sessions.py)
+PRIVATE = "private"
+# the kind of the coalesced position updates that screens get once a tick
+UNITS_MOVED = "units.moved"
+
 STREAM = "{feed}:stream"
 SEQ = "{feed}:seq"
 EPOCH = "{feed}:epoch"

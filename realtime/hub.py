@@ -17,6 +17,7 @@ from core.feed import Feed, FeedItem
 log = logging.getLogger(__name__)
 
 Filter = Callable[[FeedItem], bool]
+READ_BATCH = 200
 
 
 class Subscription:
@@ -72,7 +73,9 @@ class Hub:
 
     async def _follow(self) -> None:
         while True:
-            items = await self.feed.read(self.seq, block_ms=2000)
+            # small reads, and a yield after each: a burst then reaches the connections' senders in
+            # pieces their queues can hold, so only a client that really stalls falls behind
+            items = await self.feed.read(self.seq, block_ms=2000, count=READ_BATCH)
             if not items:
                 epoch, head = await self.feed.head()
                 if epoch != self.epoch or head < self.seq:
@@ -86,3 +89,4 @@ class Hub:
                 self.seq = item.seq
                 for sub in list(self._subs):
                     sub.offer(item)
+            await asyncio.sleep(0)

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from core.feed import Feed, FeedItem
+from core.feed import PRIVATE, Feed, FeedItem
 from realtime.hub import Hub, Subscription
 
 log = logging.getLogger(__name__)
@@ -24,20 +24,28 @@ def frame(kind: str, **body: Any) -> bytes:
     return orjson.dumps({"type": kind, **body})
 
 
-def event_frame(item: FeedItem) -> bytes:
-    return orjson.dumps({"type": "event", "seq": item.seq, **item.payload})
+def event_frame(item: FeedItem, redact: bool = False) -> bytes:
+    payload = item.payload
+    if redact and PRIVATE in payload:
+        payload = {k: v for k, v in payload.items() if k != PRIVATE}
+    return orjson.dumps({"type": "event", "seq": item.seq, **payload})
 
 
 async def _send(ws: WebSocket, data: bytes) -> None:
     await ws.send_text(data.decode())
 
 
-async def pump(ws: WebSocket, sub: Subscription, on_resync: Callable[[], Awaitable[None]]) -> None:
+async def pump(
+    ws: WebSocket, sub: Subscription, on_resync: Callable[[], Awaitable[None]], redact: bool = True
+) -> None:
     """Forward a subscription to the socket, with heartbeats; resync when the hub says so."""
     while True:
         if sub.resync.is_set():
             sub.resync.clear()
             await on_resync()
+            continue
+        if not sub.queue.empty():  # the common case under load: no waiting machinery per frame
+            await _send(ws, event_frame(sub.queue.get_nowait(), redact))
             continue
         getter = asyncio.ensure_future(sub.queue.get())
         resync = asyncio.ensure_future(sub.resync.wait())
@@ -48,15 +56,18 @@ async def pump(ws: WebSocket, sub: Subscription, on_resync: Callable[[], Awaitab
             if task not in done:
                 task.cancel()
         if getter in done:
-            await _send(ws, event_frame(getter.result()))
+            await _send(ws, event_frame(getter.result(), redact))
         elif not done:
             await _send(ws, frame("ping"))
 
 
 async def ops_session(
-    ws: WebSocket, hub: Hub, feed: Feed, snapshot: SnapshotSource, resume: dict[str, Any] | None
-) -> None:
-    """Snapshot (or what was missed), then ordered deltas until the client goes away."""
+    ws: WebSocket, hub: Hub, feed: Feed, snapshot: SnapshotSource, resume: dict[str, Any] | None,
+    sees_caller_data: bool,
+) -> None:  # fmt: skip
+    """Snapshot (or what was missed), then ordered deltas until the client goes away. A wall screen
+    (``sees_caller_data`` false) never gets callers' personal data."""
+    redact = not sees_caller_data
     await hub.ready.wait()
     sub = hub.subscribe()  # before reading state, so nothing falls between snapshot and deltas
     try:
@@ -80,12 +91,12 @@ async def ops_session(
             await _send(ws, frame("resumed", epoch=hub.epoch, seq=last))
             queued = _drain(sub)
             for item in missed:
-                await _send(ws, event_frame(item))
+                await _send(ws, event_frame(item, redact))
                 last = item.seq
             for item in queued:
                 if item.seq > last:
                     sub.queue.put_nowait(item)
-        await until_first_ends(pump(ws, sub, send_snapshot), _discard_incoming(ws))
+        await until_first_ends(pump(ws, sub, send_snapshot, redact), _discard_incoming(ws))
     finally:
         hub.unsubscribe(sub)
 
@@ -163,16 +174,18 @@ async def unit_session(
         async def receive() -> None:
             while True:
                 raw = await ws.receive_text()
-                if not limit.allow():
-                    await _send(ws, frame("error", reason="rate limit: too many messages, slow down"))
-                    continue
                 try:
                     message = orjson.loads(raw)
                 except orjson.JSONDecodeError:
-                    await _send(ws, frame("error", reason="not JSON"))
+                    message = None
+                ref = message.get("ref") if isinstance(message, dict) else None
+                if not limit.allow():
+                    reason = "rate limit: too many messages, slow down"
+                    await _send(ws, frame("error", reason=reason, ref=ref))
                     continue
                 if not isinstance(message, dict):
-                    await _send(ws, frame("error", reason="a message must be a JSON object"))
+                    reason = "not JSON" if message is None else "a message must be a JSON object"
+                    await _send(ws, frame("error", reason=reason, ref=None))
                     continue
                 await _send(ws, orjson.dumps(await handle(message)))
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
+from redis.exceptions import RedisError
 
+from core.feed import UNITS_MOVED, Feed
 from units.live import Fix, LiveIndex
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,27 @@ class PositionService:
     def take_moved(self) -> dict[int, Fix]:
         moved, self.moved = self.moved, {}
         return moved
+
+    async def broadcast(self, feed: Feed, tick_s: float) -> None:
+        """Once a tick, each unit that moved is on the feed once, at its latest position: screens need
+        no more, and a burst of fixes cannot flood them. Status changes are events of their own and are
+        never coalesced."""
+        while True:
+            await asyncio.sleep(tick_s)
+            moved = self.take_moved()
+            if not moved:
+                continue
+            positions = [
+                {"unit_id": f.unit_id, "lat": f.lat, "lon": f.lon, "at": f.at, "speed_mps": f.speed_mps,
+                 "heading": f.heading}
+                for f in moved.values()
+            ]  # fmt: skip
+            try:
+                await feed.publish([{"kind": UNITS_MOVED, "at": time.time(), "positions": positions}])
+            except (RedisError, OSError):
+                log.warning("position updates for screens not published; the next tick carries them")
+                for unit_id, fix in moved.items():
+                    self.moved.setdefault(unit_id, fix)
 
     async def flush(self) -> int:
         """Write buffered fixes in one COPY and the last known positions in one statement."""

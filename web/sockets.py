@@ -13,7 +13,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from core.errors import DomainError
-from core.roles import Role
+from core.roles import SEES_CALLER_DATA, Role
 from core.tokens import InvalidToken, Principal
 from dispatch import assignments
 from realtime import snapshot
@@ -76,7 +76,7 @@ async def ops(ws: WebSocket) -> None:
         return await snapshot.build(svc.pool, svc.roster, svc.live, svc.kinds)
 
     with contextlib.suppress(WebSocketDisconnect):
-        await ops_session(ws, svc.hub, svc.feed, take_snapshot, resume)
+        await ops_session(ws, svc.hub, svc.feed, take_snapshot, resume, who.role in SEES_CALLER_DATA)
 
 
 @router.websocket("/ws/unit")
