@@ -21,9 +21,10 @@ READ_BATCH = 200
 
 
 class Subscription:
-    def __init__(self, wants: Filter | None, maxsize: int) -> None:
+    def __init__(self, wants: Filter | None, maxsize: int, unit_id: int | None = None) -> None:
         self.queue: asyncio.Queue[FeedItem] = asyncio.Queue(maxsize)
         self.wants = wants
+        self.unit_id = unit_id
         self.resync = asyncio.Event()
 
     def offer(self, item: FeedItem) -> None:
@@ -44,22 +45,41 @@ class Subscription:
 class Hub:
     def __init__(self, feed: Feed) -> None:
         self.feed = feed
-        self._subs: set[Subscription] = set()
+        self._subs: set[Subscription] = set()  # every event (screens)
+        # only events about one unit (units' sockets), found by the event's unit id: with thousands of
+        # units connected, an event costs one lookup instead of one filter call per socket
+        self._by_unit: dict[int, set[Subscription]] = {}
         self.epoch = ""
         self.seq = 0
         self.ready = asyncio.Event()
 
-    def subscribe(self, wants: Filter | None = None, maxsize: int = 1000) -> Subscription:
-        sub = Subscription(wants, maxsize)
-        self._subs.add(sub)
+    def subscribe(
+        self, wants: Filter | None = None, maxsize: int = 1000, unit_id: int | None = None
+    ) -> Subscription:
+        """Every event (``wants`` may narrow it), or with ``unit_id`` only events about that unit."""
+        sub = Subscription(wants, maxsize, unit_id)
+        if unit_id is None:
+            self._subs.add(sub)
+        else:
+            self._by_unit.setdefault(unit_id, set()).add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        self._subs.discard(sub)
+        if sub.unit_id is None:
+            self._subs.discard(sub)
+            return
+        subs = self._by_unit.get(sub.unit_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_unit[sub.unit_id]
+
+    def _all(self) -> list[Subscription]:
+        return [*self._subs, *(s for subs in self._by_unit.values() for s in subs)]
 
     @property
     def connections(self) -> int:
-        return len(self._subs)
+        return len(self._subs) + sum(len(s) for s in self._by_unit.values())
 
     async def run(self) -> None:
         while True:
@@ -82,11 +102,15 @@ class Hub:
                     # Redis lost the feed: every client starts over from a snapshot
                     log.warning("live feed was reset; clients will resync")
                     self.epoch, self.seq = epoch, head
-                    for sub in self._subs:
+                    for sub in self._all():
                         sub.lost()
                 continue
             for item in items:
                 self.seq = item.seq
                 for sub in list(self._subs):
                     sub.offer(item)
+                unit_id = item.payload.get("unit_id")
+                if isinstance(unit_id, int) and unit_id in self._by_unit:
+                    for sub in list(self._by_unit[unit_id]):
+                        sub.offer(item)
             await asyncio.sleep(0)

@@ -157,12 +157,10 @@ async def unit_session(
     """Only this unit's offers and updates; positions, acknowledgements and status come back in."""
     await hub.ready.wait()
 
-    def mine(item: FeedItem) -> bool:
-        return item.payload.get("unit_id") == unit_id and str(item.payload.get("kind", "")).startswith(
-            ("assignment.", "unit.")
-        )
+    def about_me(item: FeedItem) -> bool:
+        return str(item.payload.get("kind", "")).startswith(("assignment.", "unit."))
 
-    sub = hub.subscribe(mine, maxsize=200)
+    sub = hub.subscribe(about_me, maxsize=200, unit_id=unit_id)
     try:
 
         async def send_hello() -> None:
