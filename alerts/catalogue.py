@@ -68,6 +68,11 @@ class Category:
     case_limit_days: tuple[int, ...] | None = None
 
     @property
+    def opens_case(self) -> bool:
+        """A grid report that is not an emergency: a case with a deadline, not a dispatch."""
+        return self.channels == {Channel.GRID} and not self.emergency
+
+    @property
     def dispatchable(self) -> bool:
         """Whether an alert of this category sends units (otherwise it only opens a grid case)."""
         return bool(self.plan)

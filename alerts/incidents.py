@@ -20,6 +20,7 @@ class IncidentStatus(StrEnum):
     DISPATCHED = "dispatched"
     ON_SCENE = "on_scene"
     CLEARED = "cleared"  # every unit has cleared; the incident can be closed
+    CASE = "case"  # a grid report handled as a case on the escalation ladder, not by dispatch
     CLOSED = "closed"
 
 

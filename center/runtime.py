@@ -8,32 +8,30 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
 from alerts.attachments import AttachmentStore
+from alerts.casebook import CaseBook, Clock, system_clock
 from alerts.catalogue import load_catalogue
 from alerts.intake import Intake
 from alerts.queue import AlertQueue
-from alerts.reconciler import requeue_unhandled
 from alerts.related import Related
-from center import migrations
+from alerts.workdays import load_calendar
+from center import jobs, migrations
 from center.connections import open_pool, open_redis
+from center.jobs import Parts
 from center.settings import Settings
 from core.feed import Feed
 from core.tokens import TokenSigner
 from dispatch.dispatcher import Dispatcher
 from dispatch.lifecycle import Lifecycle
 from dispatch.pending import PendingList
-from dispatch.timers import expire_overdue_offers
 from dispatch.travel import StraightLineTravel
 from dispatch.worker import DispatchWorker, consumer_name
 from realtime.hub import Hub
-from units import history
 from units.kinds import load_kinds
 from units.live import LiveIndex
 from units.positions import PositionService
@@ -115,10 +113,14 @@ async def readiness(pool: asyncpg.Pool, redis: Any) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIterator[Services]:
+async def running_center(
+    settings: Settings, roles: Roles = Roles(), clock: Clock = system_clock
+) -> AsyncIterator[Services]:
+    """The center; ``clock`` is the time grid-case deadlines are measured by (tests move it)."""
     assert settings.redis_url and settings.database_url, "the CLI resolves URLs before starting"
     kinds = load_kinds()
     catalogue = load_catalogue(unit_kinds=kinds.keys())
+    calendar = load_calendar(zone=settings.timezone)
     async with AsyncExitStack() as stack:
         pool = await open_pool(settings.database_url)
         stack.push_async_callback(pool.close)
@@ -138,7 +140,8 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
         positions = PositionService(pool, live)
         stack.push_async_callback(positions.close)
         travel = StraightLineTravel({k: v.speed_kmh for k, v in kinds.items()})
-        dispatcher = Dispatcher(pool, roster, live, feed, catalogue, kinds, travel)
+        cases = CaseBook(pool, catalogue, calendar, clock)
+        dispatcher = Dispatcher(pool, roster, live, feed, catalogue, kinds, travel, cases)
         pending = PendingList(dispatcher)
         lifecycle = Lifecycle(dispatcher, pending)
         hub = Hub(feed)
@@ -155,50 +158,13 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
                 worker = DispatchWorker(dispatcher, queue, consumer_name(i))
                 tasks.start(f"dispatcher-{i}", worker.run)
         if roles.scheduler:
-            scheduler = AsyncIOScheduler()
-
-            async def reconcile(older_than_s: float = settings.requeue_after_s) -> None:
-                try:
-                    await rebuild_live_if_lost(redis, roster)
-                    await requeue_unhandled(pool, queue, older_than_s)
-                except (RedisError, OSError, asyncpg.PostgresError):
-                    log.warning("reconciler could not run; next time", exc_info=True)
-
-            async def prune_history() -> None:
-                try:
-                    removed = await history.prune(pool, timedelta(days=settings.positions_retention_days))
-                    if removed:
-                        log.info("position history: %d fixes past retention deleted", removed)
-                except (OSError, asyncpg.PostgresError):
-                    log.warning("position history retention could not run; next time", exc_info=True)
-
-            async def offer_timeouts() -> None:
-                try:
-                    await expire_overdue_offers(lifecycle)
-                except (RedisError, OSError, asyncpg.PostgresError):
-                    log.warning("offer deadlines could not be checked; next time", exc_info=True)
-
-            async def pending_sweep() -> None:
-                try:
-                    await pending.sweep()
-                except (RedisError, OSError, asyncpg.PostgresError):
-                    log.warning("pending incidents could not be swept; next time", exc_info=True)
-
-            # both run at once on start: a deadline passed while the center was down is handled now
-            scheduler.add_job(offer_timeouts, "interval", seconds=settings.offer_check_every_s,
-                              id="offer-timeouts", max_instances=1, coalesce=True,
-                              next_run_time=datetime.now(UTC))  # fmt: skip
-            scheduler.add_job(pending_sweep, "interval", seconds=settings.pending_sweep_every_s,
-                              id="pending-sweep", max_instances=1, coalesce=True,
-                              next_run_time=datetime.now(UTC))  # fmt: skip
-            scheduler.add_job(reconcile, "interval", seconds=settings.reconcile_every_s, id="reconcile",
-                              max_instances=1, coalesce=True)  # fmt: skip
-            scheduler.add_job(prune_history, "interval", hours=1, id="prune-history", max_instances=1,
-                              coalesce=True, next_run_time=datetime.now(UTC))  # fmt: skip
+            parts = Parts(pool, queue, feed, lifecycle, pending, cases,
+                          lambda: rebuild_live_if_lost(redis, roster))  # fmt: skip
+            scheduler = jobs.schedule(parts, settings)
             scheduler.start()
             stack.callback(lambda: scheduler.shutdown(wait=False))
             # catch up at once on whatever was accepted but not queued before this start
-            tasks.start("reconcile-at-start", lambda: reconcile(0.0))
+            tasks.start("reconcile-at-start", jobs.reconcile(parts, 0.0))
 
         async def ready() -> dict[str, Any]:
             return await readiness(pool, redis)
@@ -206,7 +172,8 @@ async def running_center(settings: Settings, roles: Roles = Roles()) -> AsyncIte
         yield Services(
             pool=pool, redis=redis, signer=TokenSigner(settings.secret(), settings.token_ttl_s),
             catalogue=catalogue, kinds=kinds, intake=Intake(pool, catalogue, queue, feed), roster=roster,
-            related=Related(pool, queue), attachments=AttachmentStore(pool, settings.attachments_dir()),
+            related=Related(pool, queue), cases=cases,
+            attachments=AttachmentStore(pool, settings.attachments_dir()),
             live=live, positions=positions, dispatcher=dispatcher, lifecycle=lifecycle, feed=feed, hub=hub,
             readiness=ready,
             allowed_origins=frozenset(settings.allowed_origins), max_body_bytes=settings.max_body_bytes,

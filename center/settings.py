@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # how often offer deadlines are checked, and waiting incidents swept for units together
     offer_check_every_s: float = Field(1.0, gt=0)
     pending_sweep_every_s: float = Field(3.0, gt=0)
+    # grid-case deadlines: the jurisdiction's time zone (working days begin at its midnight), and how
+    # often the deadline check runs
+    timezone: str = "Asia/Shanghai"
+    case_check_every_s: float = Field(60.0, gt=0)
     # position history older than this is deleted (checked hourly)
     positions_retention_days: float = Field(90.0, gt=0)
     # where grid-report photos and videos are kept (default: <data_dir>/attachments)

@@ -20,6 +20,9 @@ class Principal:
     subject: str
     role: Role
     unit_id: int | None = None
+    # for people who work grid cases: the ladder level they sit at and the area they cover there
+    level: str | None = None
+    area: str | None = None
 
     @property
     def actor(self) -> str:
@@ -36,7 +39,10 @@ class TokenSigner:
         self._secret = secret
         self.ttl_s = ttl_s
 
-    def issue(self, role: Role, subject: str, unit_id: int | None = None, ttl_s: int | None = None) -> str:
+    def issue(
+        self, role: Role, subject: str, unit_id: int | None = None, ttl_s: int | None = None,
+        level: str | None = None, area: str | None = None,
+    ) -> str:  # fmt: skip
         if role is Role.UNIT and unit_id is None:
             raise ValueError("a unit token needs the unit id")
         now = int(time.time())
@@ -49,6 +55,10 @@ class TokenSigner:
         }
         if unit_id is not None:
             claims["unit"] = unit_id
+        if level is not None:
+            claims["level"] = level
+        if area is not None:
+            claims["area"] = area
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
@@ -66,6 +76,8 @@ class TokenSigner:
         unit = claims.get("unit")
         if role is Role.UNIT and not isinstance(unit, int):
             raise InvalidToken("a unit token must name its unit")
+        level, area = claims.get("level"), claims.get("area")
         return Principal(
-            subject=str(claims["sub"]), role=role, unit_id=unit if isinstance(unit, int) else None
-        )
+            subject=str(claims["sub"]), role=role, unit_id=unit if isinstance(unit, int) else None,
+            level=level if isinstance(level, str) else None, area=area if isinstance(area, str) else None,
+        )  # fmt: skip

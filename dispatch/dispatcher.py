@@ -18,11 +18,13 @@ from typing import Any
 import asyncpg
 
 from alerts import incidents
+from alerts.casebook import CaseBook
 from alerts.catalogue import Catalogue, PlanItem
 from alerts.incidents import UNSERVED, IncidentStatus
 from alerts.queue import QueuedAlert
 from core import eventlog
 from core.errors import Conflict, NotFound
+from core.eventlog import Event
 from core.feed import Feed
 from core.geo import haversine_m
 from dispatch.assignments import ACTIVE, REFUSED, Assignment, AssignmentStatus
@@ -50,7 +52,7 @@ class Outcome:
 class Dispatcher:
     def __init__(
         self, pool: asyncpg.Pool, roster: Roster, live: LiveIndex, feed: Feed, catalogue: Catalogue,
-        kinds: Mapping[str, UnitKind], travel: TravelModel,
+        kinds: Mapping[str, UnitKind], travel: TravelModel, cases: CaseBook | None = None,
     ) -> None:  # fmt: skip
         self.pool = pool
         self.roster = roster
@@ -59,20 +61,29 @@ class Dispatcher:
         self.catalogue = catalogue
         self.kinds = kinds
         self.travel = travel
+        self.cases = cases
 
     # -- from the queue ---------------------------------------------------------------------------
 
     async def handle(self, item: QueuedAlert, actor: str = "system:dispatcher") -> Outcome | None:
         """Handle one queued alert; a second call for the same alert does nothing."""
+        case_events: list[Event] = []
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "select handled_at, incident_id from alerts where id = $1 for update", item.alert_id
+                "select handled_at, incident_id, category from alerts where id = $1 for update", item.alert_id
             )
             if row is None or row["handled_at"] is not None:
                 return None
             await conn.execute("update alerts set handled_at = now() where id = $1", item.alert_id)
             incident = await incidents.get(conn, row["incident_id"])
-        if incident.status is not IncidentStatus.RECEIVED:
+            fresh = incident.status is IncidentStatus.RECEIVED
+            if fresh and self.cases is not None and self.catalogue.get(row["category"]).opens_case:
+                # a non-emergency grid report: a case on the escalation ladder, not a dispatch
+                case_events = await self.cases.open_in(conn, item.alert_id, incident.id, actor)
+        if case_events:
+            await self.feed.publish(case_events)
+            return None
+        if not fresh:
             return None  # a related alert joined an incident that is already being handled
         return await self.serve(incident.id, actor)
 

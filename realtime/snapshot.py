@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from alerts import incidents
+from alerts.casebook import CaseBook
 from dispatch import assignments
 from units.kinds import UnitKind
 from units.live import LiveIndex
@@ -18,8 +19,9 @@ from units.status import AVAILABILITY, UnitStatus
 
 
 async def build(
-    pool: asyncpg.Pool, roster: Roster, live: LiveIndex, kinds: Mapping[str, UnitKind]
-) -> dict[str, Any]:
+    pool: asyncpg.Pool, roster: Roster, live: LiveIndex, kinds: Mapping[str, UnitKind],
+    cases: CaseBook | None = None,
+) -> dict[str, Any]:  # fmt: skip
     units = await roster.all()
     fresh = await live.get([u.id for u in units])
     now = time.time()
@@ -41,7 +43,8 @@ async def build(
         "units": unit_rows,
         "incidents": open_incidents,
         "assignments": active,
-        "kpi": kpi(unit_rows, open_incidents),
+        "kpi": kpi(unit_rows, open_incidents)
+        | {"overdue_cases_by_town": await cases.overdue_by_town() if cases else {}},
     }
 
 

@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 import uvicorn
 import websockets
 
+from alerts.casebook import Clock, system_clock
 from center.runtime import Roles, running_center
 from center.settings import Settings
 from core.roles import Role
@@ -102,9 +103,11 @@ def center_settings(stores: Stores, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, roles: Roles | None = None) -> AsyncIterator[Center]:
+async def serving(
+    settings: Settings, roles: Roles | None = None, clock: Clock = system_clock
+) -> AsyncIterator[Center]:
     port = free_port()
-    app = create_app(lambda: running_center(settings, roles or Roles()), settings.max_body_bytes)
+    app = create_app(lambda: running_center(settings, roles or Roles(), clock), settings.max_body_bytes)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

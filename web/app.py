@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from web import errors, sockets
 from web.limits import BodyLimit
-from web.routes import alerts, assignments, attachments, health, incidents, trackers, units
+from web.routes import alerts, assignments, attachments, cases, health, incidents, trackers, units
 from web.services import Services
 
 OpenServices = Callable[[], AbstractAsyncContextManager[Services]]
@@ -34,7 +34,7 @@ def create_app(open_services: OpenServices, max_body_bytes: int = 256 * 1024) ->
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, alerts, attachments, incidents, units, trackers, assignments):
+    for module in (health, alerts, attachments, cases, incidents, units, trackers, assignments):
         app.include_router(module.router)
     app.include_router(sockets.router)
     app.add_middleware(

@@ -10,6 +10,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from alerts.attachments import AttachmentStore
+from alerts.casebook import CaseBook
 from alerts.catalogue import Catalogue
 from alerts.intake import Intake
 from alerts.related import Related
@@ -33,6 +34,7 @@ class Services:
     kinds: Mapping[str, UnitKind]
     intake: Intake
     related: Related
+    cases: CaseBook
     attachments: AttachmentStore
     roster: Roster
     live: LiveIndex

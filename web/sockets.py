@@ -73,7 +73,7 @@ async def ops(ws: WebSocket) -> None:
     resume = message.get("resume") if isinstance(message.get("resume"), dict) else None
 
     async def take_snapshot() -> dict[str, Any]:
-        return await snapshot.build(svc.pool, svc.roster, svc.live, svc.kinds)
+        return await snapshot.build(svc.pool, svc.roster, svc.live, svc.kinds, svc.cases)
 
     with contextlib.suppress(WebSocketDisconnect):
         await ops_session(ws, svc.hub, svc.feed, take_snapshot, resume, who.role in SEES_CALLER_DATA)

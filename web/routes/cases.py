@@ -1,0 +1,114 @@
+"""Grid cases: the queues per level and town, one case, its workflow steps, escalation, supervision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.cases import CaseStatus, Holder, Level
+from core.roles import Role
+from core.tokens import Principal
+from web.auth import ServicesDep, allow
+
+router = APIRouter(prefix="/api/v1/cases", tags=["grid cases"])
+Worker = Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER))]
+Viewer = Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER, Role.DISPLAY))]
+
+STEPS: dict[str, CaseStatus] = {
+    "accept": CaseStatus.ACCEPTED, "assign": CaseStatus.ASSIGNED, "start": CaseStatus.IN_PROGRESS,
+    "resolve": CaseStatus.RESOLVED, "verify": CaseStatus.VERIFIED, "close": CaseStatus.CLOSED,
+    "return": CaseStatus.RETURNED,
+}  # fmt: skip
+# someone with no ladder level in their token: matches no case's people (a reporter may still verify)
+NO_LEVEL = Holder(Level.COMMUNITY, None)
+
+
+def holder_of(who: Principal) -> Holder | None:
+    """The ladder seat a token names; None for an admin, who may act anywhere."""
+    if who.role is Role.ADMIN:
+        return None
+    try:
+        return Holder(Level(who.level), who.area) if who.level else NO_LEVEL
+    except ValueError:
+        return NO_LEVEL
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignee: str | None = Field(
+        None, max_length=200, description="for assign: a grid worker, team or department"
+    )
+    note: str | None = Field(None, max_length=4000, description="the resolution, or the reason for a return")
+
+
+class EscalateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SuperviseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=4000)
+    deadline: datetime = Field(description="the new deadline, ISO 8601 with a time zone")
+
+
+@router.get("")
+async def queue(
+    svc: ServicesDep, who: Viewer, level: Level | None = None,
+    area: Annotated[str | None, Query(max_length=200, description="a town, or TOWN/COMMUNITY")] = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Open cases held at one level, soonest deadline first (default: the caller's own seat)."""
+    seat = holder_of(who)
+    if seat is not None and seat is not NO_LEVEL:
+        level, area = level or seat.level, area or seat.area
+    if level is None:
+        raise HTTPException(422, "say which level: community, town or county")
+    return await svc.cases.queue(level, area)
+
+
+@router.get("/overdue")
+async def overdue(svc: ServicesDep, _: Viewer) -> dict[str, int]:
+    """Open cases past their deadline, per town."""
+    return await svc.cases.overdue_by_town()
+
+
+@router.get("/{case_id}")
+async def one(case_id: int, svc: ServicesDep, _: Viewer) -> dict[str, Any]:
+    """One case with its supervision records."""
+    return await svc.cases.get(case_id)
+
+
+@router.post("/{case_id}/escalate")
+async def escalate(case_id: int, body: EscalateIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
+    """Send a case up a level before its deadline."""
+    events = await svc.cases.escalate(case_id, who.actor, holder_of(who), body.reason)
+    await svc.feed.publish(events)
+    return await svc.cases.get(case_id)
+
+
+@router.post("/{case_id}/supervise")
+async def supervise(case_id: int, body: SuperviseIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
+    """A supervision record (督办) with a new deadline, from the case's level or one above."""
+    if body.deadline.tzinfo is None:
+        raise HTTPException(422, "the deadline needs a time zone")
+    case, events = await svc.cases.supervise(case_id, who.actor, holder_of(who), body.note, body.deadline)
+    await svc.feed.publish(events)
+    return case
+
+
+@router.post("/{case_id}/{step}")
+async def step(
+    case_id: int, step: Literal["accept", "assign", "start", "resolve", "verify", "close", "return"],
+    svc: ServicesDep, who: Worker, body: StepIn | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One workflow step: reported -> accepted -> assigned -> in progress -> resolved -> verified ->
+    closed, or returned with a reason."""
+    body = body or StepIn()
+    case, events = await svc.cases.step(
+        case_id, STEPS[step], who.actor, holder_of(who), assignee=body.assignee, note=body.note
+    )
+    await svc.feed.publish(events)
+    return case
