@@ -17,6 +17,9 @@ from core.tokens import TokenSigner
 
 log = logging.getLogger("dispatch-center")
 
+# ``dispatch-center bench --only``: kept here so that parsing the command line imports no bench code
+BENCH_SECTIONS = ("latency", "positions", "search", "ops", "intake")
+
 
 @contextlib.contextmanager
 def stores(settings: Settings) -> Iterator[Settings]:
@@ -118,7 +121,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from center.bench import run_bench
 
     return run_bench(settings, smoke=args.smoke, alerts=args.alerts, units=args.units, rate=args.rate,
-                     clients=args.clients, json_path=args.json)  # fmt: skip
+                     clients=args.clients, json_path=args.json, only=args.only or (),
+                     screens=args.screens)  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -153,6 +157,10 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--units", type=int, help="units on /ws/unit (1000; smoke 50)")
     bench.add_argument("--rate", type=float, help="alerts per second sent for alert -> offer (50)")
     bench.add_argument("--clients", type=int, help="keep-alive HTTP connections per client process (16)")
+    bench.add_argument("--screens", type=int, help="wall-screen sockets on /ws/ops (1000; smoke 20)")
+    bench.add_argument("--only", action="append", choices=BENCH_SECTIONS, metavar="SECTION",
+                       help=f"run only this section (repeatable): {', '.join(BENCH_SECTIONS)}; "
+                            "machine limits are always measured")  # fmt: skip
     bench.add_argument("--json", metavar="PATH", help="results file (bench-results/bench-<UTC time>.json)")
     bench.set_defaults(func=cmd_bench)
     return p

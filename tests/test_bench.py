@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 FIGURES = {
-    "alert_to_offer", "intake", "position_updates", "center_memory",
-    "limit_xadd", "limit_geoadd", "limit_http", "limit_stream_hop",
+    "alert_to_offer", "dispatch_cpu", "intake", "position_updates", "position_updates_ws", "nearest_search",
+    "center_memory", "wall_screens", "wall_screen_memory", "limit_xadd", "limit_geoadd", "limit_http",
+    "limit_stream_hop", "limit_geosearch", "limit_ws_echo", "limit_ws_broadcast",
 }  # fmt: skip
 
 
@@ -43,7 +44,35 @@ def test_bench_smoke_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     assert "alert accepted -> offer on the unit's socket" in stdout
     assert "[limit] Redis GEOADD, pipelined" in stdout
     results = json.loads(results_path.read_text(encoding="utf-8"))
-    assert set(results["figures"]) >= FIGURES
-    assert results["figures"]["alert_to_offer"]["details"]["samples"] > 0
+    figures = results["figures"]
+    assert set(figures) >= FIGURES
+    assert figures["alert_to_offer"]["details"]["samples"] > 0
+    # every section measured something at its tiny size (how much is the bench's business, not this test's)
+    assert figures["dispatch_cpu"]["value"] is not None
+    assert figures["position_updates_ws"]["value"] > 0 and figures["limit_ws_echo"]["value"] > 0
+    assert figures["nearest_search"]["details"]["units"] == 200
+    assert (
+        figures["nearest_search"]["p99_ms"] is not None and figures["limit_geosearch"]["p99_ms"] is not None
+    )
+    assert (
+        figures["wall_screens"]["details"]["samples"] > 0
+        and figures["wall_screens"]["details"]["screens"] == 20
+    )
+    assert figures["limit_ws_broadcast"]["p99_ms"] is not None
     assert results["machine"]["cpu_count"] and results["machine"]["python"]
     assert results["run"]["smoke"] is True
+
+
+def test_bench_only_runs_the_chosen_sections() -> None:
+    """``--only`` (repeatable) narrows the run; the command line and the bench agree on the sections."""
+    from center.bench.plan import SECTIONS, Plan
+    from center.cli import BENCH_SECTIONS, parser
+
+    assert BENCH_SECTIONS == SECTIONS
+    args = parser().parse_args(["bench", "--smoke", "--only", "ops", "--only", "search"])
+    plan = Plan.make(args.smoke, None, None, None, None, None, args.only)
+    assert plan.sections == {"ops", "search"}
+    assert plan.runs("ops", "latency") and not plan.runs("latency", "intake")
+    assert Plan.make(False, None, None, None, None, None).sections == set(SECTIONS)
+    with pytest.raises(SystemExit):
+        parser().parse_args(["bench", "--only", "everything"])

@@ -56,22 +56,28 @@ class Target:
 
 @dataclass
 class Signals:
-    """How a child and the parent talk: two counters for progress, two events, one result."""
+    """How a child and the parent talk: two counters for progress, three events, one result."""
 
     done: Synchronized[int]
     seen: Synchronized[int]
     ready: Event
     stop: Event
     results: Queue[Any]
+    go: Event  # for children that start their load together, when the parent says so
 
 
-def _text(message: dict[str, Any]) -> str:
+def text(message: dict[str, Any]) -> str:
     return orjson.dumps(message).decode()
 
 
 def bump(counter: Synchronized[int]) -> None:
     with counter.get_lock():
         counter.value += 1
+
+
+async def until(event: Event) -> None:
+    """Wait for a multiprocessing event without blocking the loop."""
+    await asyncio.get_running_loop().run_in_executor(None, event.wait)
 
 
 def parent_death(sig: int, parent: int | None = None) -> Callable[[], None]:
@@ -90,7 +96,9 @@ def parent_death(sig: int, parent: int | None = None) -> Callable[[], None]:
     return arm
 
 
-def _child(work: Callable[[P, Signals], Coroutine[Any, Any, dict[str, Any]]], plan: P, sig: Signals) -> None:
+def run_in_child(
+    work: Callable[[P, Signals], Coroutine[Any, Any, dict[str, Any]]], plan: P, sig: Signals
+) -> None:
     parent_death(signal.SIGTERM, parent=os.getppid())()
     # Ctrl-C reaches the whole process group; the parent decides when a child stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -112,7 +120,7 @@ class FleetPlan:
 
 
 def fleet_main(plan: FleetPlan, sig: Signals) -> None:
-    _child(_fleet, plan, sig)
+    run_in_child(_fleet, plan, sig)
 
 
 async def _fleet(plan: FleetPlan, sig: Signals) -> dict[str, Any]:
@@ -130,7 +138,7 @@ async def _fleet(plan: FleetPlan, sig: Signals) -> dict[str, Any]:
         async with gate:
             ws = await connect(url, open_timeout=60, max_size=1 << 20)
             token = plan.target.token(Role.UNIT, unit_id)
-            await ws.send(_text({"type": "auth", "token": token}))
+            await ws.send(text({"type": "auth", "token": token}))
             hello = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
             if hello.get("type") != "hello":
                 raise RuntimeError(f"unit {unit_id}: expected hello, got {hello}")
@@ -147,7 +155,7 @@ async def _fleet(plan: FleetPlan, sig: Signals) -> dict[str, Any]:
                     offers.setdefault(m["incident_id"], (at, unit_id))
                     bump(sig.seen)
                     for step in STEPS:  # the center handles a socket's messages in order
-                        await ws.send(_text({"type": step, "assignment_id": m["assignment_id"]}))
+                        await ws.send(text({"type": step, "assignment_id": m["assignment_id"]}))
                 elif kind in ("ack", "error"):
                     counts[kind + "s"] += 1
                     if kind == "error" and len(errors) < 20:
@@ -164,7 +172,7 @@ async def _fleet(plan: FleetPlan, sig: Signals) -> dict[str, Any]:
             # a few tens of metres around home: moving, but never an implausible jump
             fix = {"type": "position", "lat": lat + rng.uniform(-2e-4, 2e-4),
                    "lon": lon + rng.uniform(-2e-4, 2e-4), "at": time.time()}  # fmt: skip
-            await ws.send(_text(fix))
+            await ws.send(text(fix))
             counts["positions"] += 1
             await asyncio.sleep(plan.report_every_s)
 
@@ -172,7 +180,7 @@ async def _fleet(plan: FleetPlan, sig: Signals) -> dict[str, Any]:
     sig.ready.set()
     tasks = [asyncio.create_task(listen(ws, u), name=f"listen-{u}") for ws, u, _, _ in sockets]
     tasks += [asyncio.create_task(report(*s), name=f"report-{s[1]}") for s in sockets]
-    await asyncio.get_running_loop().run_in_executor(None, sig.stop.wait)  # the parent says when
+    await until(sig.stop)  # the parent says when
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -192,7 +200,7 @@ class StreamPlan:
 
 
 def stream_main(plan: StreamPlan, sig: Signals) -> None:
-    _child(_stream, plan, sig)
+    run_in_child(_stream, plan, sig)
 
 
 async def _stream(plan: StreamPlan, sig: Signals) -> dict[str, Any]:
@@ -253,7 +261,7 @@ ROLE = {"noop": None, "intake": Role.CALL_TAKER, "positions": Role.INTEGRATION}
 
 
 def burst_main(plan: BurstPlan, sig: Signals) -> None:
-    _child(_burst, plan, sig)
+    run_in_child(_burst, plan, sig)
 
 
 def _requests(plan: BurstPlan, connection: int) -> Callable[[int], tuple[str, str, bytes | None]]:

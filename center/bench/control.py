@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,24 @@ from typing import Any
 
 from center.bench.clients import Signals
 from center.bench.report import clock
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Peak and current resident memory of one process, from /proc (empty where there is none)."""
+    found: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmHWM", "VmRSS"):
+                found[name] = int(value.split()[0]) / 1024
+    return found
 
 
 class BenchError(RuntimeError):
@@ -53,7 +72,9 @@ class Child:
 
     def __init__(self, main: Callable[[Any, Signals], None], plan: object) -> None:
         ctx = multiprocessing.get_context("spawn")
-        self.sig = Signals(ctx.Value("q", 0), ctx.Value("q", 0), ctx.Event(), ctx.Event(), ctx.Queue())
+        self.sig = Signals(
+            ctx.Value("q", 0), ctx.Value("q", 0), ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Event()
+        )
         self.proc = ctx.Process(target=main, args=(plan, self.sig), name=main.__name__, daemon=True)
         self._answer: tuple[str, Any] | None = None
 
@@ -90,6 +111,47 @@ class Child:
             self.proc.join(5)
 
 
+class Group:
+    """Client processes that share one load (sockets split between them): started, readied, let go and
+    stopped together; their counters add up."""
+
+    def __init__(self, main: Callable[[Any, Signals], None], plans: list[Any]) -> None:
+        self.children = [Child(main, plan) for plan in plans]
+
+    def start(self, stack: contextlib.ExitStack) -> Group:
+        for child in self.children:
+            child.start(stack)
+        return self
+
+    def done(self) -> int:
+        return sum(c.sig.done.value for c in self.children)
+
+    def seen(self) -> int:
+        return sum(c.sig.seen.value for c in self.children)
+
+    def ready(self) -> bool:
+        """All ready; raises when one ended before it was."""
+        for child in self.children:
+            if not child.sig.ready.is_set() and child.finished():
+                child.result()  # raises the child's error
+                raise BenchError(f"client process {child.proc.name} ended before it was ready")
+        return all(c.sig.ready.is_set() for c in self.children)
+
+    def finished(self) -> bool:
+        return all(c.finished() for c in self.children)
+
+    def go(self) -> None:
+        for child in self.children:
+            child.sig.go.set()
+
+    def stop(self) -> None:
+        for child in self.children:
+            child.sig.stop.set()
+
+    def results(self) -> list[dict[str, Any]]:
+        return [c.result() for c in self.children]
+
+
 def run_child(
     say: Progress, stack: contextlib.ExitStack, label: str, main: Callable[[Any, Signals], None],
     plan: object, total: int, timeout: float, meter: CpuMeter,
@@ -109,6 +171,8 @@ class CpuMeter:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.shares: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}  # CPU seconds used in each phase
+        self.wall: dict[str, float] = {}  # how long each phase took
 
     def cpu_seconds(self) -> float | None:
         """User and system CPU time from /proc (None where there is none)."""
@@ -125,3 +189,5 @@ class CpuMeter:
         after = self.cpu_seconds()
         if before is not None and after is not None:
             self.shares[phase] = round((after - before) / (clock() - start), 2)
+            self.seconds[phase] = after - before
+            self.wall[phase] = clock() - start

@@ -12,12 +12,11 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +24,9 @@ from types import FrameType
 from typing import Any
 
 from center.bench.clients import Target, parent_death
-from center.bench.control import BenchError, Progress
-from center.bench.phases import Plan, measure
+from center.bench.control import BenchError, Progress, free_port
+from center.bench.phases import measure
+from center.bench.plan import SECTIONS, Plan
 from center.bench.report import Figure, clock, machine, table, write_json
 from center.settings import Settings
 
@@ -36,9 +36,11 @@ HOST = "127.0.0.1"
 def run_bench(
     settings: Settings, smoke: bool, alerts: int | None = None, *, units: int | None = None,
     rate: float | None = None, clients: int | None = None, json_path: str | Path | None = None,
+    only: Sequence[str] = (), screens: int | None = None,
 ) -> int:  # fmt: skip
     """Measure, print the table, write the JSON file; the exit code."""
-    plan = Plan.make(smoke, alerts, units, rate, clients, Path(json_path) if json_path else None)
+    plan = Plan.make(smoke, alerts, units, rate, clients, Path(json_path) if json_path else None, only,
+                     screens)  # fmt: skip
     say = Progress()
     started = datetime.now(UTC)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -60,6 +62,10 @@ def run_bench(
         "started": started.isoformat(), "duration_s": round(clock() - say.start, 1), "smoke": plan.smoke,
         "units": plan.units, "alerts": plan.alerts, "warmup_alerts": plan.warmup, "rate_per_s": plan.rate,
         "clients": plan.clients, "intake_alerts": plan.intake, "fixes": plan.fix_batches * 1000,
+        "sections": sorted(plan.sections), "ws_position_seconds": plan.ws_seconds,
+        "search_units": plan.search_units, "searches": plan.searches, "screens": plan.screens,
+        "screen_alerts": plan.screen_alerts, "screen_rate_per_s": plan.screen_rate,
+        "socket_processes": plan.socket_processes,
         "stores": stored, "center": "one process: dispatch-center up", "load_average_at_start": load,
         **details,
     }  # fmt: skip
@@ -72,21 +78,35 @@ def run_bench(
         print(f"note: {note}")
     write_json(plan.json_path, run, figures)
     print(f"results: {plan.json_path}")
-    return 0 if _main_figure(figures).p99_ms is not None else 1
+    missing = _missing(plan, figures)
+    for name in missing:
+        print(f"bench incomplete: no measurement for {name}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> Any:
     raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C: everything started is stopped
 
 
-def _main_figure(figures: list[Figure]) -> Figure:
-    return next(f for f in figures if f.name == "alert_to_offer")
+# the figure each section must have measured, and which of its fields
+_KEY_FIGURES = {
+    "latency": ("alert_to_offer", "p99_ms"), "positions": ("position_updates_ws", "value"),
+    "search": ("nearest_search", "p99_ms"), "ops": ("wall_screens", "p99_ms"), "intake": ("intake", "value"),
+}  # fmt: skip
+
+
+def _missing(plan: Plan, figures: list[Figure]) -> list[str]:
+    """The key figures of this run's sections that came out empty."""
+    by_name = {f.name: f for f in figures}
+    wanted = [_KEY_FIGURES[s] for s in sorted(plan.sections)]
+    return [name for name, field in wanted if name not in by_name or getattr(by_name[name], field) is None]
 
 
 def _headline(plan: Plan, stored: str) -> str:
     m = machine()
+    only = "" if len(plan.sections) == len(SECTIONS) else f"sections: {', '.join(sorted(plan.sections))}; "
     return (
-        f"\n{plan.units:,} units on /ws/unit (design: 10,000), {plan.alerts} alerts at {plan.rate:g}/s "
+        f"\n{only}{plan.units:,} units on /ws/unit (design: 10,000), {plan.alerts} alerts at {plan.rate:g}/s "
         f"(design: 200/s); stores: {stored}\nmachine: {m['cpu_count']} CPUs, {m['cpu_model']}, "
         f"{m['memory_mb']:,} MB, Python {m['python']}\n"
     )
@@ -133,13 +153,6 @@ def stores(settings: Settings, work: Path, say: Progress) -> Iterator[tuple[str,
                     shutil.rmtree(line.removeprefix("location: "), ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _tail(path: Path, lines: int = 20) -> str:
     with contextlib.suppress(OSError):
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -156,7 +169,7 @@ class Center:
 @contextlib.contextmanager
 def center(urls: tuple[str, str], secret: str, work: Path, say: Progress) -> Iterator[Center]:
     """The real center (``dispatch-center up``) as a child process, ready when this yields."""
-    port = _free_port()
+    port = free_port(HOST)
     env = os.environ | {"DISPATCH_REDIS_URL": urls[0], "DISPATCH_DATABASE_URL": urls[1],
                         "DISPATCH_SECRET_KEY": secret, "DISPATCH_DATA_DIR": str(work / "center")}  # fmt: skip
     log_path = work / "center.log"
