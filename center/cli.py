@@ -112,8 +112,12 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     if role is Role.UNIT and args.unit is None:
         print("a unit token needs --unit UNIT_ID", file=sys.stderr)
         return 2
+    if args.area and not args.level:
+        print("--area goes with --level (community, town or county)", file=sys.stderr)
+        return 2
     signer = TokenSigner(settings.secret(), settings.token_ttl_s)
-    print(signer.issue(role, args.subject or role.value, unit_id=args.unit, ttl_s=args.ttl))
+    print(signer.issue(role, args.subject or role.value, unit_id=args.unit, ttl_s=args.ttl,
+                       level=args.level, area=args.area))  # fmt: skip
     return 0
 
 
@@ -148,6 +152,9 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--unit", type=int, help="the unit id, for --role unit")
     token.add_argument("--subject", help="who the token is for (default: the role)")
     token.add_argument("--ttl", type=int, help="seconds until it expires")
+    token.add_argument("--level", choices=["community", "town", "county"],
+                       help="for people who work grid cases: the ladder level they sit at")  # fmt: skip
+    token.add_argument("--area", help="their area there: TOWN/COMMUNITY for a community, TOWN for a town")
     token.add_argument("--demo", action="store_true", help="sign with the demo secret of the data folder")
     token.set_defaults(func=cmd_token)
 

@@ -26,9 +26,16 @@ async def open_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncpg.
     return pool
 
 
-def open_redis(url: str, **options: Any) -> aioredis.Redis:
-    """A client returning bytes; the domains decode what they read."""
-    client: aioredis.Redis = aioredis.Redis.from_url(
-        url, decode_responses=False, health_check_interval=30, **options
+def open_redis(url: str, max_connections: int = 200, **options: Any) -> aioredis.Redis:
+    """A client returning bytes; the domains decode what they read. A burst beyond the pool waits for a
+    free connection (up to 5 s) instead of failing: the default pool raises at once when it is full."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=5,
+        health_check_interval=30,
+        decode_responses=False,
+        **options,
     )
+    client: aioredis.Redis = aioredis.Redis.from_pool(pool)  # closing the client closes the pool
     return client

@@ -31,7 +31,9 @@ from dispatch.lifecycle import Lifecycle
 from dispatch.pending import PendingList
 from dispatch.travel import StraightLineTravel
 from dispatch.worker import DispatchWorker, consumer_name
+from realtime import snapshot
 from realtime.hub import Hub
+from realtime.snapshot import SharedSnapshot
 from units.kinds import load_kinds
 from units.live import LiveIndex
 from units.positions import PositionService
@@ -175,6 +177,7 @@ async def running_center(
             related=Related(pool, queue), cases=cases,
             attachments=AttachmentStore(pool, settings.attachments_dir()),
             live=live, positions=positions, dispatcher=dispatcher, lifecycle=lifecycle, feed=feed, hub=hub,
+            snapshots=SharedSnapshot(lambda: snapshot.build(pool, roster, live, kinds, cases)),
             readiness=ready,
             allowed_origins=frozenset(settings.allowed_origins), max_body_bytes=settings.max_body_bytes,
         )  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -43,10 +43,12 @@ return {redis.call('GET', KEYS[2]), tonumber(redis.call('GET', KEYS[1]) or '0')}
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FeedItem:
     seq: int
     payload: dict[str, Any]
+    # the item as socket frames, encoded once for every connection (keyed by whether it is redacted)
+    frames: dict[bool, str] = field(default_factory=dict)
 
 
 def _seq_of(stream_id: bytes | str) -> int:

@@ -20,19 +20,22 @@ SnapshotSource = Callable[[], Awaitable[dict[str, Any]]]
 HEARTBEAT_S = 20.0
 
 
-def frame(kind: str, **body: Any) -> bytes:
-    return orjson.dumps({"type": kind, **body})
+def frame(kind: str, **body: Any) -> str:
+    return orjson.dumps({"type": kind, **body}).decode()
 
 
-def event_frame(item: FeedItem, redact: bool = False) -> bytes:
-    payload = item.payload
-    if redact and PRIVATE in payload:
-        payload = {k: v for k, v in payload.items() if k != PRIVATE}
-    return orjson.dumps({"type": "event", "seq": item.seq, **payload})
+def event_frame(item: FeedItem, redact: bool = False) -> str:
+    """The item as a frame; encoded once per item, however many connections send it."""
+    redact = redact and PRIVATE in item.payload
+    encoded = item.frames.get(redact)
+    if encoded is None:
+        payload = {k: v for k, v in item.payload.items() if k != PRIVATE} if redact else item.payload
+        encoded = item.frames[redact] = orjson.dumps({"type": "event", "seq": item.seq, **payload}).decode()
+    return encoded
 
 
-async def _send(ws: WebSocket, data: bytes) -> None:
-    await ws.send_text(data.decode())
+async def _send(ws: WebSocket, data: str) -> None:
+    await ws.send_text(data)
 
 
 async def pump(
@@ -62,7 +65,8 @@ async def pump(
 
 
 async def ops_session(
-    ws: WebSocket, hub: Hub, feed: Feed, snapshot: SnapshotSource, resume: dict[str, Any] | None,
+    ws: WebSocket, hub: Hub, feed: Feed, snapshot_at: Callable[[int], Awaitable[dict[str, Any]]],
+    resume: dict[str, Any] | None,
     sees_caller_data: bool,
 ) -> None:  # fmt: skip
     """Snapshot (or what was missed), then ordered deltas until the client goes away. A wall screen
@@ -74,7 +78,7 @@ async def ops_session(
 
         async def send_snapshot() -> None:
             epoch, seq = await feed.head()
-            state = await snapshot()
+            state = await snapshot_at(seq)
             await _send(ws, frame("snapshot", epoch=epoch, seq=seq, state=state))
             # deltas already queued up to the snapshot's seq are in it
             kept = [i for i in _drain(sub) if i.seq > seq]
@@ -185,7 +189,7 @@ async def unit_session(
                     reason = "not JSON" if message is None else "a message must be a JSON object"
                     await _send(ws, frame("error", reason=reason, ref=None))
                     continue
-                await _send(ws, orjson.dumps(await handle(message)))
+                await _send(ws, orjson.dumps(await handle(message)).decode())
 
         await until_first_ends(pump(ws, sub, send_hello), receive())
     finally:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -57,3 +58,25 @@ def kpi(units: list[dict[str, Any]], open_incidents: list[dict[str, Any]]) -> di
         "units_by_availability": dict(by_class),
         "unserved_incidents": sum(1 for i in open_incidents if i["status"] in unserved),
     }
+
+
+class SharedSnapshot:
+    """One snapshot build serves every screen that asks at the same feed position within ``max_age_s``:
+    a thousand screens reconnecting after a restart cost one build, not a thousand."""
+
+    def __init__(self, build_state: Callable[[], Awaitable[dict[str, Any]]], max_age_s: float = 1.0) -> None:
+        self._build = build_state
+        self._max_age_s = max_age_s
+        self._lock = asyncio.Lock()
+        self._seq: int | None = None
+        self._built_at = 0.0
+        self._state: dict[str, Any] = {}
+
+    async def at(self, seq: int) -> dict[str, Any]:
+        """The state as of (at least) feed position ``seq``."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._seq != seq or now - self._built_at > self._max_age_s:
+                self._state = await self._build()
+                self._seq, self._built_at = seq, now
+            return self._state

@@ -28,11 +28,17 @@ class FixVerdict:
 class PositionService:
     """Takes fixes from any entry point (HTTP, batch, socket) and remembers them."""
 
-    def __init__(self, pool: asyncpg.Pool, live: LiveIndex, flush_every_s: float = 1.0) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, live: LiveIndex, flush_every_s: float = 1.0, gather_s: float = 0.002
+    ) -> None:
         self._pool = pool
         self._live = live
         self._flush_every_s = flush_every_s
         self._pending: list[tuple[Fix, bool]] = []
+        # fixes from sockets waiting to go to Redis together
+        self._gathering: list[tuple[Fix, asyncio.Future[FixVerdict]]] = []
+        self._batches: set[asyncio.Task[None]] = set()
+        self._gather_s = gather_s
         # units whose position changed since the last tick, for coalesced screen updates
         self.moved: dict[int, Fix] = {}
 
@@ -44,6 +50,32 @@ class PositionService:
             if verdict == "ok":
                 self.moved[fix.unit_id] = fix
         return [FixVerdict(f.unit_id, v) for f, v in zip(fixes, verdicts, strict=True)]
+
+    async def report_one(self, fix: Fix) -> FixVerdict:
+        """One fix from one of many sockets: fixes arriving within a couple of milliseconds go to Redis
+        together in one script call, which is what lets thousands of unit sockets report at once."""
+        done: asyncio.Future[FixVerdict] = asyncio.get_running_loop().create_future()
+        self._gathering.append((fix, done))
+        if len(self._gathering) == 1:  # the first of a batch sends it, in a task of its own so that a
+            # socket closing meanwhile does not strand the others
+            task = asyncio.create_task(self._send_gathered(), name="positions-batch")
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+        return await done
+
+    async def _send_gathered(self) -> None:
+        await asyncio.sleep(self._gather_s)
+        batch, self._gathering = self._gathering, []
+        try:
+            verdicts = await self.report([fix for fix, _ in batch])
+        except Exception as exc:  # every waiting socket hears of it
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for (_, done), verdict in zip(batch, verdicts, strict=True):
+            if not done.done():
+                done.set_result(verdict)
 
     def take_moved(self) -> dict[int, Fix]:
         moved, self.moved = self.moved, {}

@@ -19,6 +19,7 @@ from core.tokens import TokenSigner
 from dispatch.dispatcher import Dispatcher
 from dispatch.lifecycle import Lifecycle
 from realtime.hub import Hub
+from realtime.snapshot import SharedSnapshot
 from units.kinds import UnitKind
 from units.live import LiveIndex
 from units.positions import PositionService
@@ -43,6 +44,7 @@ class Services:
     lifecycle: Lifecycle
     feed: Feed
     hub: Hub
+    snapshots: SharedSnapshot
     readiness: Callable[[], Awaitable[dict[str, Any]]]
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int = 256 * 1024

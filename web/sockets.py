@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import APIRouter, WebSocket
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocketDisconnect
 
 from core.errors import DomainError
 from core.roles import SEES_CALLER_DATA, Role
 from core.tokens import InvalidToken, Principal
 from dispatch import assignments
-from realtime import snapshot
 from realtime.sessions import ops_session, unit_session
 from units.live import Fix
 from units.status import SELF_REPORTABLE, UnitStatus
@@ -24,6 +26,7 @@ from web.routes.assignments import STEPS
 from web.services import Services
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008
 AUTH_TIMEOUT_S = 10.0
@@ -72,11 +75,8 @@ async def ops(ws: WebSocket) -> None:
         return
     resume = message.get("resume") if isinstance(message.get("resume"), dict) else None
 
-    async def take_snapshot() -> dict[str, Any]:
-        return await snapshot.build(svc.pool, svc.roster, svc.live, svc.kinds, svc.cases)
-
     with contextlib.suppress(WebSocketDisconnect):
-        await ops_session(ws, svc.hub, svc.feed, take_snapshot, resume, who.role in SEES_CALLER_DATA)
+        await ops_session(ws, svc.hub, svc.feed, svc.snapshots.at, resume, who.role in SEES_CALLER_DATA)
 
 
 @router.websocket("/ws/unit")
@@ -116,7 +116,7 @@ async def _unit_message(svc: Services, who: Principal, unit_id: int, m: dict[str
             if at is not None and not _number(at, 1, 1e11):
                 return _error("at must be epoch seconds", ref)
             fix = Fix(unit_id, float(lat), float(lon), float(at) if at is not None else time.time())  # type: ignore[arg-type]
-            [verdict] = await svc.positions.report([fix])
+            verdict = await svc.positions.report_one(fix)
             return {"type": "ack", "ref": ref, "verdict": verdict.verdict}
         if kind in STEPS:
             assignment_id = m.get("assignment_id")
@@ -136,6 +136,9 @@ async def _unit_message(svc: Services, who: Principal, unit_id: int, m: dict[str
         return _error(f"unknown message type {kind!r}", ref)
     except DomainError as exc:
         return _error(exc.message, ref, **exc.data)
+    except (RedisError, OSError, asyncpg.PostgresError):
+        log.warning("a unit's message could not be handled now", exc_info=True)
+        return _error("the center could not do this just now; send it again", ref, retry=True)
 
 
 def _number(value: Any, low: float, high: float) -> bool:
