@@ -85,13 +85,13 @@ class Dispatcher:
             return None
         if not fresh:
             return None  # a related alert joined an incident that is already being handled
-        return await self.serve(incident.id, actor)
+        return await self.serve(incident.id, actor, incident)
 
-    async def serve(self, incident_id: int, actor: str) -> Outcome:
+    async def serve(self, incident_id: int, actor: str, known: incidents.Incident | None = None) -> Outcome:
         """Recommend for an unserved incident; offer automatically where its category says so."""
-        incident = await incidents.get(self.pool, incident_id)
+        incident = known or await incidents.get(self.pool, incident_id)
         category = self.catalogue.get(incident.category)
-        rec = await self.recommendation(incident_id)
+        rec = await self.recommendation(incident_id, known=incident)
         if not category.auto_dispatch:
             await self.set_waiting(incident_id, IncidentStatus.AWAITING_CONFIRMATION, rec, actor)
             return Outcome(incident_id, (), rec)
@@ -101,11 +101,13 @@ class Dispatcher:
         return Outcome(incident_id, tuple(offered), rec)
 
     async def recommendation(
-        self, incident_id: int, exclude: Sequence[int] = (), remaining: bool = False
-    ) -> Recommendation:
+        self, incident_id: int, exclude: Sequence[int] = (), remaining: bool = False,
+        known: incidents.Incident | None = None,
+    ) -> Recommendation:  # fmt: skip
         """The units to send. ``remaining``: only for what the plan still lacks, given the units already
-        on the incident, and never a unit that declined it or let its offer time out."""
-        incident = await incidents.get(self.pool, incident_id)
+        on the incident, and never a unit that declined it or let its offer time out. ``known``: the
+        incident, already read by the caller."""
+        incident = known or await incidents.get(self.pool, incident_id)
         plan: Sequence[PlanItem] = self.catalogue.get(incident.category).plan
         if remaining:
             plan, busy = await self._still_needed(incident_id, plan)

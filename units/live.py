@@ -160,6 +160,14 @@ def _text(value: bytes | None) -> str | None:
     return value.decode() if value is not None else None
 
 
+def _nearby(reply: Any) -> list[Nearby]:
+    """A GEOSEARCH reply (with distances and coordinates) as units, nearest first."""
+    return [
+        Nearby(int(member.decode().rsplit(":", 1)[1]), float(dist), float(coord[1]), float(coord[0]))
+        for member, dist, coord in reply
+    ]
+
+
 def _opt(value: float | None) -> str | float:
     return "" if value is None else value
 
@@ -278,10 +286,7 @@ class LiveIndex:
             index_key(kind), longitude=lon, latitude=lat, radius=radius_m, unit="m",
             sort="ASC", count=count, withdist=True, withcoord=True,
         )  # fmt: skip
-        return [
-            Nearby(int(member.decode().rsplit(":", 1)[1]), float(dist), float(coord[1]), float(coord[0]))
-            for member, dist, coord in reply
-        ]
+        return _nearby(reply)
 
     async def search(
         self, kinds: Iterable[str], lat: float, lon: float, want: int,
@@ -290,9 +295,16 @@ class LiveIndex:
         """Expanding-radius search: stop at the first radius that holds ``want`` units of these kinds,
         so the cost follows local density, not fleet size."""
         found: dict[int, Nearby] = {}
+        kinds = list(kinds)
         for radius in radii_m:
+            pipe = self._redis.pipeline(transaction=False)  # every kind at this radius, one round trip
             for kind in kinds:
-                for n in await self.nearest(kind, lat, lon, radius, max(want * 3, 10)):
+                pipe.geosearch(
+                    index_key(kind), longitude=lon, latitude=lat, radius=radius, unit="m", sort="ASC",
+                    count=max(want * 3, 10), withdist=True, withcoord=True,
+                )  # fmt: skip
+            for reply in await pipe.execute():
+                for n in _nearby(reply):
                     found[n.unit_id] = n
             if len(found) >= want:
                 break
