@@ -137,3 +137,12 @@ def may_supervise(holder: Holder, level: Level, place: Place) -> bool:
     if holder.level is Level.TOWN:
         return holder.area == place.town
     return True
+
+
+def covers(holder: Holder, place: Place) -> bool:
+    """Whether a place lies in someone's area (their community, their town, or the whole county)."""
+    if holder.level is Level.COMMUNITY:
+        return holder.area == place.community
+    if holder.level is Level.TOWN:
+        return holder.area == place.town
+    return True

@@ -180,3 +180,21 @@ async def test_an_emergency_grid_report_goes_straight_to_dispatch(center: Center
             await asyncio.sleep(0.05)
         assert incident["status"] == "pending"  # no units in this test: it waits for one, with a shortfall
         assert (await desk.get("/api/v1/cases", params={"level": "community"})).json() == []
+
+
+async def test_grid_workers_see_only_the_cases_of_their_own_cells(center: Center) -> None:
+    """Another community's grid worker can neither list nor read a case; its own community can."""
+    async with person(center, "wang", "community", "T1/C1") as wang:
+        reply = await wang.post("/api/v1/grid/events", json={
+            "category": "safety_hazard", "location": {"lat": 31.2, "lon": 121.4}, "grid_cell": CELL,
+        })  # fmt: skip
+        case = await case_of(center, reply.json()["incident_id"])
+        assert (await wang.get(f"/api/v1/cases/{case['id']}")).status_code == 200
+        assert [c["id"] for c in (await wang.get("/api/v1/cases")).json()] == [case["id"]]
+    async with person(center, "liu", "community", "T1/C2") as liu:
+        assert (await liu.get(f"/api/v1/cases/{case['id']}")).status_code == 403
+        assert (await liu.get("/api/v1/cases", params={"area": "T1/C1"})).status_code == 403
+        assert (await liu.get("/api/v1/cases")).json() == []
+    async with person(center, "zhao", "town", "T1") as town:
+        listed = await town.get("/api/v1/cases", params={"level": "community", "area": "T1/C1"})
+        assert [c["id"] for c in listed.json()] == [case["id"]]

@@ -89,6 +89,10 @@ async def test_a_decline_goes_to_the_next_nearest_unit(center: Center) -> None:
     incident_id = await assault(center, SCENE)
     first = await settled(center, incident_id, lambda i: active(i))
     assert active(first)[0]["unit_id"] == near
+    async with center.client(Role.UNIT, near) as unit:  # a unit reads the incident it is sent to
+        assert (await unit.get(f"/api/v1/incidents/{incident_id}")).status_code == 200
+    async with center.client(Role.UNIT, far) as unit:  # and no other
+        assert (await unit.get(f"/api/v1/incidents/{incident_id}")).status_code == 403
     await step(center, near, active(first)[0]["id"], "decline")
     after = await settled(center, incident_id, lambda i: active(i) and active(i)[0]["unit_id"] == far)
     assert [a["unit_id"] for a in after["assignments"]] == [near, far]

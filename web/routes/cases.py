@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.cases import CaseStatus, Holder, Level
+from alerts.cases import CaseStatus, Holder, Level, Place, covers
 from core.roles import Role
 from core.tokens import Principal
 from web.auth import ServicesDep, allow
@@ -64,9 +64,20 @@ async def queue(
     seat = holder_of(who)
     if seat is not None and seat is not NO_LEVEL:
         level, area = level or seat.level, area or seat.area
+    if who.role is Role.GRID_WORKER and (seat is NO_LEVEL or not _within(seat, area)):
+        raise HTTPException(403, "a grid worker sees the cases of their own cells only")
     if level is None:
         raise HTTPException(422, "say which level: community, town or county")
     return await svc.cases.queue(level, area)
+
+
+def _within(seat: Holder | None, area: str | None) -> bool:
+    """Whether an asked-for area (a town, or TOWN/COMMUNITY) lies inside someone's seat."""
+    if seat is None or seat.level is Level.COUNTY:
+        return True
+    if area is None or seat.area is None:
+        return False
+    return area == seat.area or (seat.level is Level.TOWN and area.startswith(seat.area + "/"))
 
 
 @router.get("/overdue")
@@ -76,9 +87,16 @@ async def overdue(svc: ServicesDep, _: Viewer) -> dict[str, int]:
 
 
 @router.get("/{case_id}")
-async def one(case_id: int, svc: ServicesDep, _: Viewer) -> dict[str, Any]:
-    """One case with its supervision records."""
-    return await svc.cases.get(case_id)
+async def one(case_id: int, svc: ServicesDep, who: Viewer) -> dict[str, Any]:
+    """One case with its supervision records; a grid worker reads those of their own cells or reports."""
+    case = await svc.cases.get(case_id)
+    if who.role is Role.GRID_WORKER:
+        seat = holder_of(who)
+        place = Place(case["town"], case["community"], case["grid_cell"])
+        mine = case["reported_by"] == who.actor or (seat not in (None, NO_LEVEL) and covers(seat, place))
+        if not mine:
+            raise HTTPException(403, "a grid worker reads the cases of their own cells only")
+    return case
 
 
 @router.post("/{case_id}/escalate")

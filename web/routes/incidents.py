@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts import incidents
@@ -47,9 +47,15 @@ async def list_incidents(svc: ServicesDep, _: Viewer) -> list[dict[str, Any]]:
 
 
 @router.get("/{incident_id}")
-async def get_incident(incident_id: int, svc: ServicesDep, who: Viewer) -> dict[str, Any]:
-    """One incident with its alerts, assignments and timeline."""
+async def get_incident(
+    incident_id: int, svc: ServicesDep,
+    who: Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.CALL_TAKER, Role.DISPLAY, Role.UNIT))],
+) -> dict[str, Any]:  # fmt: skip
+    """One incident with its alerts, assignments and timeline; a unit reads only those it was sent to."""
     incident = await incidents.get(svc.pool, incident_id)
+    sent = await assignments.for_incident(svc.pool, incident_id)
+    if who.role is Role.UNIT and all(a.unit_id != who.unit_id for a in sent):
+        raise HTTPException(403, "a unit reads only the incidents it is sent to")
     rows = await svc.pool.fetch(
         """select id, channel, category, priority, lat, lon, orig_lat, orig_lon, coord_system, address,
                   description, caller_phone, caller_name, received_at
@@ -68,7 +74,7 @@ async def get_incident(incident_id: int, svc: ServicesDep, who: Viewer) -> dict[
     return {
         **incident.as_json(),
         "alerts": alerts,
-        "assignments": [a.as_json() for a in await assignments.for_incident(svc.pool, incident_id)],
+        "assignments": [a.as_json() for a in sent],
         "timeline": [e.as_json() for e in await eventlog.timeline(svc.pool, incident_id)],
     }
 

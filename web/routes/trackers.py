@@ -14,7 +14,8 @@ from web.auth import ServicesDep
 router = APIRouter(tags=["trackers"])
 
 
-@router.api_route("/api/v1/osmand", methods=["GET", "POST"], status_code=200)
+@router.get("/api/v1/osmand", operation_id="osmand_get")
+@router.post("/api/v1/osmand", operation_id="osmand_post")
 async def osmand(request: Request, svc: ServicesDep) -> Response:
     """One position: id, lat, lon, timestamp, speed (knots), bearing, altitude, accuracy, batt."""
     params = dict(request.query_params)  # the apps send the fields in the query string, also on POST
