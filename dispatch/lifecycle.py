@@ -15,7 +15,15 @@ from alerts.incidents import IncidentStatus
 from core import eventlog
 from core.db import Conn
 from core.errors import Conflict, NotFound
-from dispatch.assignments import ACTIVE, REFUSED, TIME_COLUMN, TRANSITIONS, UNIT_STATUS_AFTER, Assignment
+from dispatch.assignments import (
+    ACTIVE,
+    REFUSED,
+    TIME_COLUMN,
+    TRANSITIONS,
+    UNIT_STATUS_AFTER,
+    Assignment,
+    active_for_unit,
+)
 from dispatch.assignments import AssignmentStatus as A
 from dispatch.dispatcher import Dispatcher
 from dispatch.pending import PendingList
@@ -151,8 +159,20 @@ class Lifecycle:
     async def report_status(self, unit_id: int, wanted: UnitStatus, actor: str) -> Unit:
         """A status the unit sets itself (available, off duty, ...); a unit coming free takes the most
         urgent waiting incident it can serve."""
-        unit, events = await self.d.roster.change_status(unit_id, wanted, actor)
-        await self.d.feed.publish(events)
+        async with self.d.pool.acquire() as conn, conn.transaction():
+            await conn.execute("select 1 from units where id = $1 for update", unit_id)  # vs. offers
+            running = await active_for_unit(conn, unit_id)
+            # on an assignment, the unit's status follows the assignment; an ambulance on scene may
+            # still report that it is transporting the patient
+            if running and not (wanted is UnitStatus.TRANSPORTING and running[0].status is A.ON_SCENE):
+                raise Conflict(
+                    f"unit {unit_id} is on assignment {running[0].id} ({running[0].status.value}): "
+                    "accept, decline, arrive or clear it, or ask a dispatcher to cancel it",
+                    assignments=[a.id for a in running], status=running[0].status.value,
+                )  # fmt: skip
+            unit, event = await self.d.roster.change_status_in(conn, unit_id, wanted, actor)
+        await self.d.roster.sync_live([unit])
+        await self.d.feed.publish([event])
         if dispatchable(unit.status):
             try:
                 await self.pending.unit_freed(unit.id, actor)

@@ -52,12 +52,14 @@ async def pump(
             continue
         getter = asyncio.ensure_future(sub.queue.get())
         resync = asyncio.ensure_future(sub.resync.wait())
-        done, _ = await asyncio.wait(
-            {getter, resync}, timeout=HEARTBEAT_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in (getter, resync):
-            if task not in done:
-                task.cancel()
+        try:
+            done, _ = await asyncio.wait(
+                {getter, resync}, timeout=HEARTBEAT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:  # also when the session ends while waiting: leave no task behind
+            for task in (getter, resync):
+                if not task.done():
+                    task.cancel()
         if getter in done:
             await _send(ws, event_frame(getter.result(), redact))
         elif not done:

@@ -93,6 +93,9 @@ async def test_a_decline_goes_to_the_next_nearest_unit(center: Center) -> None:
         assert (await unit.get(f"/api/v1/incidents/{incident_id}")).status_code == 200
     async with center.client(Role.UNIT, far) as unit:  # and no other
         assert (await unit.get(f"/api/v1/incidents/{incident_id}")).status_code == 403
+    async with center.client(Role.UNIT, near) as unit:  # on an offer, its status follows the offer
+        sneak = await unit.post(f"/api/v1/units/{near}/status", json={"status": "available"})
+        assert sneak.status_code == 409 and sneak.json()["status"] == "offered", sneak.text
     await step(center, near, active(first)[0]["id"], "decline")
     after = await settled(center, incident_id, lambda i: active(i) and active(i)[0]["unit_id"] == far)
     assert [a["unit_id"] for a in after["assignments"]] == [near, far]
