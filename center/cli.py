@@ -1,4 +1,4 @@
-"""The one console script: ``dispatch-center up | worker | migrate | token | bench``."""
+"""The one console script: ``dispatch-center up | worker | migrate | token | users | bench | simulate``."""
 
 from __future__ import annotations
 
@@ -50,7 +50,12 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     settings.secret()  # refuse an unsafe secret before starting anything
     with stores(settings) as ready:
         roles = Roles(dispatch=not args.without_dispatcher)
-        app = create_app(lambda: running_center(ready, roles), ready.max_body_bytes)
+        if ready.demo:  # the demo city comes alive beside the center, owned by the center's lifespan
+            from center.sim.demo import demo_center
+
+            app = create_app(demo_center(ready, roles, host, port), ready.max_body_bytes)
+        else:
+            app = create_app(lambda: running_center(ready, roles), ready.max_body_bytes)
         config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
                                 ws_max_size=64 * 1024, ws_ping_interval=20, ws_ping_timeout=20)  # fmt: skip
         print(f"dispatch center on http://{host}:{port}  (wall: /wall, API docs: /docs)", flush=True)
@@ -121,12 +126,73 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def read_password(from_stdin: bool) -> str | None:
+    """Asked twice on a terminal; one line of stdin otherwise (or with --password-stdin). None: differ."""
+    import getpass
+
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    return first if getpass.getpass("password again: ") == first else None
+
+
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from center import migrations
+    from center.connections import open_pool
+    from core.errors import DomainError
+    from web.users import NewUser, User, UserStore, check_new
+
+    actor = f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}"
+    new: NewUser | None = None
+    try:
+        if args.users_command == "add":
+            password = read_password(args.password_stdin)
+            if password is None:
+                print("the two passwords differ", file=sys.stderr)
+                return 2
+            new = check_new(NewUser(args.name, Role(args.role), password, args.display_name, args.unit,
+                                    args.level, args.area))  # fmt: skip
+    except DomainError as exc:
+        print(f"refused: {exc.message}", file=sys.stderr)
+        return 2
+
+    async def run(url: str) -> User:
+        pool = await open_pool(url, min_size=1, max_size=2)
+        try:
+            async with pool.acquire() as conn:
+                await migrations.migrate(conn)
+            store = UserStore(pool)
+            return await store.create(new, actor) if new else await store.disable(args.name, actor)
+        finally:
+            await pool.close()
+
+    with stores(settings) as ready:
+        assert ready.database_url
+        try:
+            user = asyncio.run(run(ready.database_url))
+        except DomainError as exc:
+            print(f"refused: {exc.message}", file=sys.stderr)
+            return 1
+    done = "created" if new else "disabled"
+    print(f"{done} {user.role.value} {user.username}" + (f" (unit {user.unit_id})" if user.unit_id else ""))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from center.bench import run_bench
 
     return run_bench(settings, smoke=args.smoke, alerts=args.alerts, units=args.units, rate=args.rate,
                      clients=args.clients, json_path=args.json, only=args.only or (),
                      screens=args.screens)  # fmt: skip
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from center.sim.simulate import run_simulate
+
+    policies = tuple(args.policy or ("center", "greedy"))
+    return run_simulate(settings, args.replay or None, speed=args.speed, start=args.start, end=args.end,
+                        units=args.units, drain_min=args.drain, policies=policies,
+                        json_path=args.json)  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -158,6 +224,23 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--demo", action="store_true", help="sign with the demo secret of the data folder")
     token.set_defaults(func=cmd_token)
 
+    users = sub.add_parser("users", help="accounts of people who log in").add_subparsers(
+        dest="users_command", required=True
+    )
+    add = users.add_parser("add", help="create an account; the password is asked twice, or read from stdin")
+    add.add_argument("name", help="the login name (a-z 0-9 . _ @ -)")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--unit", type=int, help="the unit id, for --role unit")
+    add.add_argument("--level", choices=["community", "town", "county"],
+                     help="for people who work grid cases: their ladder level")  # fmt: skip
+    add.add_argument("--area", help="their area there: TOWN/COMMUNITY for a community, TOWN for a town")
+    add.add_argument("--display-name", help="the name shown on screens")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(func=cmd_users)
+    disable = users.add_parser("disable", help="no more logins for this account")
+    disable.add_argument("name")
+    disable.set_defaults(func=cmd_users)
+
     bench = sub.add_parser("bench", help="measure the center against its speed targets")
     bench.add_argument("--smoke", action="store_true", help="a short run that checks the bench works")
     bench.add_argument("--alerts", type=int, help="alerts measured for alert -> offer (300; smoke 30)")
@@ -170,6 +253,20 @@ def parser() -> argparse.ArgumentParser:
                             "machine limits are always measured")  # fmt: skip
     bench.add_argument("--json", metavar="PATH", help="results file (bench-results/bench-<UTC time>.json)")
     bench.set_defaults(func=cmd_bench)
+
+    sim = sub.add_parser("simulate", help="replay real calls against a simulated fleet, compare policies")
+    sim.add_argument("--replay", metavar="FILE", nargs="?", const="", required=True,
+                     help="calls in the Montgomery County 911 format (default: shipped copy)")  # fmt: skip
+    sim.add_argument("--speed", type=float, default=120.0, help="times faster than real time (120)")
+    sim.add_argument("--from", dest="start", metavar="TIME", help="first call time (ISO 8601, the data's)")
+    sim.add_argument("--to", dest="end", metavar="TIME", help="replay the calls before this time")
+    sim.add_argument("--units", type=int, default=100, help="units in the simulated fleet (100)")
+    sim.add_argument("--drain", type=float, default=60.0, metavar="MIN",
+                     help="minutes after the last call to wait for unreached incidents (60)")  # fmt: skip
+    sim.add_argument("--policy", action="append", choices=("center", "greedy"),
+                     help="run only this policy (repeatable; default: both)")  # fmt: skip
+    sim.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    sim.set_defaults(func=cmd_simulate)
     return p
 
 

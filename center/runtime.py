@@ -7,7 +7,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,7 @@ from redis.exceptions import RedisError
 
 from alerts.attachments import AttachmentStore
 from alerts.casebook import CaseBook, Clock, system_clock
-from alerts.catalogue import load_catalogue
+from alerts.catalogue import Catalogue, load_catalogue
 from alerts.intake import Intake
 from alerts.queue import AlertQueue
 from alerts.related import Related
@@ -40,6 +41,7 @@ from units.positions import PositionService
 from units.roster import Roster
 from units.status import UnitStatus, dispatchable
 from web.services import Services
+from web.users import UserStore
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,13 @@ class Tasks:
             log.error("task %s did not stop within %.0f s", task.get_name(), SHUTDOWN_GRACE_S)
 
 
+def without_confirmation(catalogue: Catalogue) -> Catalogue:
+    """The catalogue with every category that has a response plan offered at once (auto-dispatch)."""
+    return Catalogue(MappingProxyType(
+        {c.code: replace(c, auto_dispatch=bool(c.plan)) for c in catalogue}
+    ))  # fmt: skip
+
+
 async def rebuild_live_if_lost(redis: Any, roster: Roster) -> bool:
     """Redis is a cache of PostgreSQL: when it comes back empty, the live index is written again."""
     if await redis.exists(LIVE_MARKER):
@@ -122,6 +131,8 @@ async def running_center(
     assert settings.redis_url and settings.database_url, "the CLI resolves URLs before starting"
     kinds = load_kinds()
     catalogue = load_catalogue(unit_kinds=kinds.keys())
+    if settings.auto_dispatch_all:
+        catalogue = without_confirmation(catalogue)
     calendar = load_calendar(zone=settings.timezone)
     async with AsyncExitStack() as stack:
         pool = await open_pool(settings.database_url)
@@ -179,5 +190,7 @@ async def running_center(
             live=live, positions=positions, dispatcher=dispatcher, lifecycle=lifecycle, feed=feed, hub=hub,
             snapshots=SharedSnapshot(lambda: snapshot.build(pool, roster, live, kinds, cases)),
             readiness=ready,
+            users=UserStore(pool, settings.login_max_failures, settings.login_lock_s,
+                            settings.login_token_ttl_s),
             allowed_origins=frozenset(settings.allowed_origins), max_body_bytes=settings.max_body_bytes,
         )  # fmt: skip

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     token_ttl_s: int = Field(8 * 3600, gt=0)
+    # login: a token lasts one shift; this many wrong passwords in a row lock the account this long
+    login_token_ttl_s: int = Field(8 * 3600, gt=0)
+    login_max_failures: int = Field(5, ge=1, le=100)
+    login_lock_s: float = Field(15 * 60, gt=0)
     # browsers may open sockets only from these origins (besides the center's own pages)
     allowed_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(256 * 1024, gt=0)
@@ -50,6 +54,15 @@ class Settings(BaseSettings):
     positions_retention_days: float = Field(90.0, gt=0)
     # where grid-report photos and videos are kept (default: <data_dir>/attachments)
     attachments_path: Path | None = None
+    # the pages' map: a tile server for production, e.g. "https://tiles.example/{z}/{x}/{y}.png"; none by
+    # default, so that the wall works with no internet access (zones and a grid on a plain background)
+    tile_url: str | None = None
+    tile_attribution: str = ""
+    # `up --demo`: simulated calls and grid reports an hour at the busiest hours of the day
+    demo_calls_per_hour: float = Field(120.0, ge=0)
+    # every category with a response plan is offered at once, nobody confirms (an unattended center;
+    # `simulate --replay`, which has no dispatcher to confirm)
+    auto_dispatch_all: bool = False
 
     def attachments_dir(self) -> Path:
         return self.attachments_path or self.data_dir / "attachments"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -17,6 +19,12 @@ from units.kinds import UnitKind
 from units.live import LiveIndex
 from units.roster import Roster
 from units.status import AVAILABILITY, UnitStatus
+
+# response-time figures and the heat map cover the incidents received this long ago or less
+RECENT_S = 24 * 3600
+RECENT_LIMIT = 2000
+# the "1-3-5" targets: the share of arrivals within 3 and within 5 minutes of the call
+ARRIVAL_TARGETS_S = (180, 300)
 
 
 async def build(
@@ -32,6 +40,8 @@ async def build(
         lu = fresh.get(unit.id)
         if lu is not None and lu.lat is not None:
             row["lat"], row["lon"], fix_at = lu.lat, lu.lon, lu.fix_at
+            if fix_at is not None:
+                row["fix_at"] = datetime.fromtimestamp(fix_at, UTC).isoformat()
         else:
             fix_at = unit.fix_at.timestamp() if unit.fix_at else None
         kind = kinds.get(unit.kind)
@@ -40,24 +50,82 @@ async def build(
         unit_rows.append(row)
     open_incidents = [i.as_json() for i in await incidents.open_incidents(pool)]
     active = [a.as_json() for a in await assignments.all_active(pool)]
+    recent = await recent_incidents(pool)
     return {
         "units": unit_rows,
         "incidents": open_incidents,
         "assignments": active,
-        "kpi": kpi(unit_rows, open_incidents)
+        # incidents of the last RECENT_S, newest first: [id, lat, lon, priority, received (epoch s),
+        # seconds to dispatch, seconds to arrive]
+        # (the heat map, and what screens update the response-time figures from)
+        "recent": recent,
+        "kpi": kpi(unit_rows, open_incidents, recent)
         | {"overdue_cases_by_town": await cases.overdue_by_town() if cases else {}},
     }
 
 
-def kpi(units: list[dict[str, Any]], open_incidents: list[dict[str, Any]]) -> dict[str, Any]:
+async def recent_incidents(pool: asyncpg.Pool) -> list[list[float | None]]:
+    rows = await pool.fetch(
+        """select id, lat, lon, priority, extract(epoch from received_at) as received,
+                  extract(epoch from dispatched_at - received_at) as to_dispatch,
+                  extract(epoch from on_scene_at - received_at) as to_arrive
+           from incidents where received_at > now() - make_interval(secs => $1) and merged_into is null
+           order by received_at desc limit $2""",
+        RECENT_S, RECENT_LIMIT,
+    )  # fmt: skip
+    return [
+        [r["id"], round(r["lat"], 5), round(r["lon"], 5), r["priority"], round(float(r["received"]), 1),
+         _seconds(r["to_dispatch"]), _seconds(r["to_arrive"])]
+        for r in rows
+    ]  # fmt: skip
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0..100) by linear interpolation between ranks; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (rank - low), 1)
+
+
+def kpi(
+    units: list[dict[str, Any]], open_incidents: list[dict[str, Any]],
+    recent: Sequence[Sequence[float | None]] = (),
+) -> dict[str, Any]:  # fmt: skip
     by_priority = Counter(str(i["priority"]) for i in open_incidents)
     by_class = Counter(u["availability"] for u in units)
+    by_kind: dict[str, Counter[str]] = {}
+    for u in units:
+        by_kind.setdefault(u["kind"], Counter())[u["availability"]] += 1
     unserved = {s.value for s in incidents.UNSERVED}
+    to_dispatch = [r[5] for r in recent if r[5] is not None]
+    to_arrive = [r[6] for r in recent if r[6] is not None]
     return {
         "open_incidents_by_priority": dict(by_priority),
         "units_by_availability": dict(by_class),
+        "units_by_kind": {kind: dict(counts) for kind, counts in sorted(by_kind.items())},
         "unserved_incidents": sum(1 for i in open_incidents if i["status"] in unserved),
+        # seconds from the call, over the incidents of the last RECENT_S
+        "window_s": RECENT_S,
+        "dispatch_s": _spread(to_dispatch),
+        "arrive_s": _spread(to_arrive),
+        # the share (0..1) of arrivals within each target, keyed by its seconds
+        "arrived_within": {str(limit): _share(to_arrive, limit) for limit in ARRIVAL_TARGETS_S},
     }
+
+
+def _spread(values: Sequence[float]) -> dict[str, float | int | None]:
+    return {"p50": percentile(values, 50), "p90": percentile(values, 90), "n": len(values)}
+
+
+def _share(values: Sequence[float], limit: float) -> float | None:
+    return round(sum(1 for v in values if v <= limit) / len(values), 3) if values else None
 
 
 class SharedSnapshot:

@@ -11,15 +11,18 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from web import errors, sockets
+from web import errors, pages, sockets
 from web.limits import BodyLimit
-from web.routes import alerts, assignments, attachments, cases, health, incidents, trackers, units
+from web.routes import alerts, assignments, attachments, cases, health, incidents, login, trackers, units
 from web.services import Services
 
 OpenServices = Callable[[], AbstractAsyncContextManager[Services]]
 
 
-def create_app(open_services: OpenServices, max_body_bytes: int = 256 * 1024) -> FastAPI:
+def create_app(
+    open_services: OpenServices, max_body_bytes: int = 256 * 1024,
+    page_settings: pages.PageSettings | None = None,
+) -> FastAPI:  # fmt: skip
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_services() as svc:
@@ -36,7 +39,9 @@ def create_app(open_services: OpenServices, max_body_bytes: int = 256 * 1024) ->
     errors.install(app)
     for module in (health, alerts, attachments, cases, incidents, units, trackers, assignments):
         app.include_router(module.router)
+    app.include_router(login.router)
     app.include_router(sockets.router)
+    pages.install(app, page_settings)  # /wall, /console, /unit and /static
     app.add_middleware(
         BodyLimit, max_bytes=max_body_bytes, streamed_suffixes=(attachments.UPLOAD_PATH_SUFFIX,)
     )

@@ -24,6 +24,7 @@ from units.kinds import UnitKind
 from units.live import LiveIndex
 from units.positions import PositionService
 from units.roster import Roster
+from web.users import UserStore
 
 
 @dataclass
@@ -46,5 +47,6 @@ class Services:
     hub: Hub
     snapshots: SharedSnapshot
     readiness: Callable[[], Awaitable[dict[str, Any]]]
+    users: UserStore
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int = 256 * 1024

@@ -1,0 +1,140 @@
+"""The demo city and ``dispatch-center up --demo``: a living city through the public API within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import websockets
+
+from alerts.cases import place_of
+from alerts.catalogue import load_catalogue
+from center.sim.city import huangpu
+from center.sim.profile import MIX, CallMaker, mix_at
+from center.sim.roster import demo_roster
+from core.roles import Role
+from core.tokens import TokenSigner
+from tests.conftest import SECRET, Stores, free_port, wipe
+from units.kinds import load_kinds
+from web.routes.alerts import AlertIn, GridEventIn
+
+
+def test_demo_city_names_its_grid_cells_town_community_cell() -> None:
+    """Every grid cell is TOWN/COMMUNITY/CELL of a real town and community of the city, and unique."""
+    city = huangpu()
+    names = [c.name for c in city.cells]
+    assert len(names) == len(set(names)) == 120
+    towns = {t.code for t in city.towns}
+    communities = {c.area for c in city.communities}
+    for name in names:
+        place = place_of(name)
+        assert place.town in towns and place.community in communities
+    assert all(city.town_at(t.lat, t.lon) is t for t in city.towns)
+
+
+def test_demo_roster_has_about_200_units_of_every_kind_and_all_three_tiers() -> None:
+    """The roster covers units/kinds.toml and tiers 1-3, callsigns unique, bases inside the district."""
+    kinds = load_kinds()
+    city = huangpu()
+    units = demo_roster(city)
+    assert 190 <= len(units) <= 210
+    assert len({u.callsign for u in units}) == len(units)
+    assert {u.kind for u in units} == set(kinds)
+    assert {u.tier or kinds[u.kind].default_tier for u in units} == {1, 2, 3}
+    for u in units:
+        assert abs(u.base[0] - city.lat) < 0.03 and abs(u.base[1] - city.lon) < 0.04
+
+
+def test_demo_calls_are_valid_alerts_of_the_catalogue() -> None:
+    """The mix names catalogue categories on channels they take; generated bodies pass the API's models."""
+    catalogue = load_catalogue(unit_kinds=load_kinds().keys())
+    for channel, code, share in MIX:
+        assert channel in {c.value for c in catalogue.get(code).channels} and share > 0
+    maker = CallMaker(huangpu(), random.Random(1))
+    seen: Counter[str] = Counter()
+    for n in range(600):
+        call = maker.make(hour=n % 24)
+        model = GridEventIn if call.path.endswith("/grid/events") else AlertIn
+        model.model_validate(call.body)
+        seen[call.path] += 1
+    assert seen["/api/v1/alerts"] > seen["/api/v1/grid/events"] > 0
+    night = {(ch, c): s for ch, c, s in mix_at(23)}
+    noon = {(ch, c): s for ch, c, s in mix_at(12)}
+    assert night[("110", "drunk_disorderly")] > noon[("110", "drunk_disorderly")]
+    assert night[("grid", "garbage_dumping")] < noon[("grid", "garbage_dumping")]
+
+
+async def _until_seen(ws: Any, within_s: float) -> dict[str, Any]:
+    """Frames from /ws/ops until units move and an offer is accepted; what was seen."""
+    moved: set[int] = set()
+    kinds: Counter[str] = Counter()
+    async with asyncio.timeout(within_s):
+        while not (len(moved) >= 50 and kinds["assignment.offered"] and kinds["assignment.accepted"]):
+            m = orjson.loads(await ws.recv())
+            if m.get("type") != "event":
+                continue
+            kinds[m["kind"]] += 1
+            if m["kind"] == "units.moved":
+                moved.update(p["unit_id"] for p in m["positions"])
+    return {"moved": moved, "kinds": kinds}
+
+
+@pytest.mark.timeout(120)
+async def test_up_demo_shows_units_moving_and_offers_accepted(stores: Stores, tmp_path: Path) -> None:
+    """`up --demo` seeds the city's units, and within seconds the wall's feed shows them patrolling and
+    incidents offered to and accepted by units; SIGTERM stops it cleanly."""
+    await wipe(stores)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")} | {
+        "DISPATCH_REDIS_URL": stores.redis_url, "DISPATCH_DATABASE_URL": stores.database_url,
+        "DISPATCH_SECRET_KEY": SECRET, "DISPATCH_DATA_DIR": str(tmp_path / "data"),
+        "DISPATCH_DEMO_CALLS_PER_HOUR": "3600", "DISPATCH_LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "center.cli", "up", "--demo", "--port", str(port),
+            env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url, timeout=2, trust_env=False) as http, asyncio.timeout(30):
+            while True:
+                assert proc.returncode is None, log_path.read_text(errors="replace")[-3000:]
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        token = TokenSigner(SECRET).issue(Role.DISPLAY, "test-wall")
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/ops", max_size=1 << 24) as ws:
+            await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
+            assert orjson.loads(await ws.recv())["type"] == "snapshot"
+            seen = await _until_seen(ws, within_s=45)
+        assert len(seen["moved"]) >= 50
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as http:
+            roster = (await http.get("/api/v1/units")).json()
+        assert len(roster) == len(demo_roster(huangpu()))
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.wait_for(proc.wait(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+    output = log_path.read_text(errors="replace")
+    assert code == 0, output[-3000:]
+    assert "demo city:" in output and "demo accounts" in output
+    assert "Traceback" not in output, output[-3000:]

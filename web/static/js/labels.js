@@ -1,0 +1,191 @@
+// Chinese and English labels, colours and small formatters shared by the pages.
+
+import { config } from "./session.js";
+
+const CONFIG = config();
+
+export const UNIT_STATUS = {
+  available: ["空闲", "Available", "#22c55e"],
+  returning: ["返回中", "Returning", "#14b8a6"],
+  offered: ["待确认", "Offered", "#f59e0b"],
+  en_route: ["出警途中", "En route", "#3b82f6"],
+  on_scene: ["到场处置", "On scene", "#c026d3"],
+  transporting: ["转运中", "Transporting", "#ec4899"],
+  off_duty: ["下班", "Off duty", "#6b7280"],
+  out_of_service: ["停用", "Out of service", "#475569"],
+};
+
+export const INCIDENT_STATUS = {
+  received: ["已接警", "Received"],
+  awaiting_confirmation: ["待确认派警", "Awaiting confirmation"],
+  pending: ["无警力待派", "Pending: no unit"],
+  dispatched: ["已派警", "Dispatched"],
+  on_scene: ["到场", "On scene"],
+  cleared: ["处置完毕", "Cleared"],
+  case: ["网格事件", "Grid case"],
+  closed: ["已结案", "Closed"],
+};
+
+export const ASSIGNMENT_STATUS = {
+  offered: ["待接受", "Offered"],
+  accepted: ["已接受", "Accepted"],
+  en_route: ["途中", "En route"],
+  on_scene: ["到场", "On scene"],
+  cleared: ["完毕", "Cleared"],
+  declined: ["拒绝", "Declined"],
+  timed_out: ["超时未应答", "Timed out"],
+  cancelled: ["已取消", "Cancelled"],
+};
+
+export const PRIORITY_COLOUR = { 1: "#ef4444", 2: "#f97316", 3: "#eab308", 4: "#38bdf8" };
+export const PRIORITY = { 1: ["特急", "Critical"], 2: ["紧急", "Urgent"], 3: ["一般", "Routine"], 4: ["非紧急", "Low"] };
+
+export const REASONS = {
+  nearest_by_travel_time: ["最近（行程时间）", "nearest by travel time"],
+  nearer_unit_needed_for_another_requirement: ["更近警力另有任务", "nearer unit needed elsewhere"],
+  next_tier_tier_short: ["上一层级不足", "next tier: tier short"],
+  has_required_capabilities: ["具备所需能力", "has the capabilities"],
+  outside_home_zone: ["辖区外", "outside home zone"],
+  stale_position_penalised: ["位置过期", "stale position"],
+  only_one_of_its_kind_left: ["同类仅剩一个", "only one of its kind left"],
+  dispatcher_choice: ["调度员指定", "dispatcher's choice"],
+  joint_assignment_in_surge: ["联合调派", "joint assignment"],
+};
+
+export const SHORTFALLS = {
+  no_unit_of_kind: ["无此类警力", "no unit of this kind"],
+  all_of_kind_busy: ["同类警力全忙", "all of this kind busy"],
+  no_unit_with_capabilities: ["无具备能力的警力", "no unit with the capabilities"],
+  all_tiers_exhausted: ["各层级均不足", "all tiers exhausted"],
+  only_stale_positions: ["仅有过期位置", "only stale positions"],
+  none_within_max_distance: ["范围内无警力", "none within reach"],
+  needed_for_another_requirement: ["另有需要", "needed for another requirement"],
+};
+
+export const EVENTS = {
+  "incident.created": ["新警情", "New incident"],
+  "alert.linked": ["关联报警", "Related call linked"],
+  "alert.unlinked": ["拆分报警", "Call unlinked"],
+  "incident.awaiting_confirmation": ["待确认派警", "Awaiting confirmation"],
+  "incident.pending": ["无警力可派", "Nobody can serve"],
+  "incident.closed": ["结案", "Closed"],
+  "incident.merged": ["合并", "Merged"],
+  "incident.merged_in": ["并入", "Merged in"],
+  "assignment.offered": ["派警", "Offered"],
+  "assignment.accepted": ["接受", "Accepted"],
+  "assignment.declined": ["拒绝", "Declined"],
+  "assignment.timed_out": ["超时未应答", "Offer timed out"],
+  "assignment.cancelled": ["取消", "Cancelled"],
+  "assignment.on_scene": ["到场", "Arrived"],
+  "assignment.cleared": ["处置完毕", "Cleared"],
+  "unit.status_changed": ["状态变更", "Status"],
+  "unit.registered": ["新增警力", "Unit added"],
+  "unit.retired": ["警力撤编", "Unit retired"],
+  "case.opened": ["网格事件", "Grid case"],
+  "case.escalated": ["事件升级", "Case escalated"],
+  "case.overdue": ["事件逾期", "Case overdue"],
+};
+
+// "中文 English" as two spans (styled by .zh / .en)
+export function bi(pair, fallback = "") {
+  const [zh, en] = pair || [fallback, ""];
+  const span = document.createElement("span");
+  span.className = "bi";
+  const a = document.createElement("span");
+  a.className = "zh";
+  a.textContent = zh;
+  const b = document.createElement("span");
+  b.className = "en";
+  b.textContent = en;
+  span.append(a, b);
+  return span;
+}
+
+export function text(pair, fallback = "") {
+  return pair ? `${pair[0]} ${pair[1]}` : fallback;
+}
+
+export function kindLabel(code) {
+  const k = CONFIG.kinds && CONFIG.kinds[code];
+  return k ? [k.zh, k.en] : [code, ""];
+}
+
+export function categoryLabel(code) {
+  const c = CONFIG.categories && CONFIG.categories[code];
+  return c ? [c.zh, c.en] : [code, ""];
+}
+
+export function staleAfter(kind) {
+  const k = CONFIG.kinds && CONFIG.kinds[kind];
+  return k ? k.stale_after_s : 120;
+}
+
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "–";
+  const s = Math.max(0, Math.round(seconds));
+  const m = Math.floor(s / 60);
+  if (m >= 60) return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}`;
+  return `${m}:${String(s % 60).padStart(2, "0")}`;
+}
+
+export function clock(iso) {
+  if (!iso) return "–";
+  const d = typeof iso === "number" ? new Date(iso * 1000) : new Date(iso);
+  return d.toLocaleTimeString("zh-CN", { hour12: false });
+}
+
+export function metres(m) {
+  if (m === null || m === undefined) return "–";
+  return m >= 1000 ? `${(m / 1000).toFixed(1)} km` : `${Math.round(m)} m`;
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "style") node.style.cssText = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// a short beep with the Web Audio API; `pattern` is a list of [frequency Hz, milliseconds]
+let audio = null;
+export function audioContext() {
+  if (!audio) {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return null;
+    audio = new Ctx();
+  }
+  return audio;
+}
+
+export function beep(pattern = [[880, 180], [0, 80], [880, 180]]) {
+  const ctx = audioContext();
+  if (!ctx) return false;
+  if (ctx.state === "suspended") ctx.resume();
+  let t = ctx.currentTime + 0.02;
+  for (const [hz, ms] of pattern) {
+    if (hz > 0) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = "square";
+      osc.frequency.value = hz;
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.25, t + 0.01);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + ms / 1000);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t);
+      osc.stop(t + ms / 1000 + 0.02);
+    }
+    t += ms / 1000;
+  }
+  return ctx.state === "running";
+}

@@ -1,0 +1,413 @@
+// /unit: a patrol unit's phone. Shares its position on /ws/unit, receives offers with sound and vibration,
+// accepts, declines, reports arrival and clearance, and shows where the incident is.
+
+import { gridLayer, hasLeaflet } from "./map.js";
+import { config, logout, requireLogin, whoami } from "./session.js";
+import {
+  ASSIGNMENT_STATUS, PRIORITY_COLOUR, UNIT_STATUS, audioContext, beep, bi, categoryLabel, clock, duration, el,
+  kindLabel, metres,
+} from "./labels.js";
+
+const cfg = config();
+const $ = (sel) => document.querySelector(sel);
+const ACTIVE = new Set(["offered", "accepted", "en_route", "on_scene"]);
+const SELF = ["available", "returning", "transporting", "off_duty", "out_of_service"];
+const OFFERS_KEY = "dispatch.offers"; // what the offer said about each incident, for after a reload
+const SEND_EVERY_MS = 5000;
+const SEND_AGAIN_MS = 30000;
+const MOVED_M = 15;
+
+let me = null;
+const assignments = new Map();
+let link = null;
+let fix = null; // the latest GeolocationPosition
+let sent = null; // {lat, lon, at} last sent
+let alerting = null;
+let map = null;
+const layers = {};
+
+function offers() {
+  try {
+    return JSON.parse(sessionStorage.getItem(OFFERS_KEY) || "{}");
+  } catch {
+    return {};
+  }
+}
+
+function remember(assignmentId, incident) {
+  const all = offers();
+  all[assignmentId] = incident;
+  sessionStorage.setItem(OFFERS_KEY, JSON.stringify(all));
+}
+
+function distanceM(a, b) {
+  const rad = Math.PI / 180;
+  const h = Math.sin(((b.lat - a.lat) * rad) / 2) ** 2 +
+    Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(((b.lon - a.lon) * rad) / 2) ** 2;
+  return 2 * 6371000 * Math.asin(Math.sqrt(h));
+}
+
+function showError(message) {
+  $("#error").textContent = message || "";
+}
+
+// ---- the socket ------------------------------------------------------------------------------------
+
+class UnitLink {
+  constructor(token) {
+    this.token = token;
+    this.ws = null;
+    this.ref = 0;
+    this.waiting = new Map();
+    this.backoff = 500;
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const ws = new WebSocket(`${scheme}${location.host}/ws/unit`);
+    this.ws = ws;
+    setConn("connecting");
+    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: this.token }));
+    ws.onmessage = (m) => {
+      let frame;
+      try {
+        frame = JSON.parse(m.data);
+      } catch {
+        return;
+      }
+      if (frame.type === "hello") {
+        this.backoff = 500;
+        setConn("live");
+        onHello(frame);
+      } else if (frame.type === "event") {
+        onEvent(frame);
+      } else if (frame.type === "ack" || frame.type === "error") {
+        const pending = this.waiting.get(frame.ref);
+        if (pending) {
+          this.waiting.delete(frame.ref);
+          pending(frame);
+        } else if (frame.type === "error") {
+          showError(frame.reason);
+        }
+      }
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      for (const pending of this.waiting.values()) pending({ type: "error", reason: "连接中断 connection lost", retry: true });
+      this.waiting.clear();
+      if (ev.code === 1008) {
+        setConn("refused");
+        showError(`连接被拒绝 Refused: ${ev.reason}`);
+        if (/expired|invalid|signature/i.test(ev.reason)) logout();
+        return;
+      }
+      setConn("offline");
+      setTimeout(() => this.connect(), this.backoff);
+      this.backoff = Math.min(this.backoff * 2, 10000);
+    };
+  }
+
+  get open() {
+    return this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  // send a message; resolves with the center's ack or error for it
+  request(message) {
+    if (!this.open) return Promise.resolve({ type: "error", reason: "未连接 not connected", retry: true });
+    const ref = ++this.ref;
+    return new Promise((resolve) => {
+      this.waiting.set(ref, resolve);
+      this.ws.send(JSON.stringify({ ...message, ref }));
+    });
+  }
+}
+
+function setConn(state) {
+  $("#conn").dataset.state = state;
+  const words = { connecting: ["连接中", ""], live: ["在线", "online"], offline: ["离线", "offline"], refused: ["被拒绝", "refused"] }[state];
+  $("#conn").replaceChildren(bi(words || [state, ""]));
+}
+
+function onHello(frame) {
+  me = frame.unit;
+  assignments.clear();
+  for (const a of frame.assignments || []) assignments.set(a.id, a);
+  sendPosition(); // a fix the center already has is not sent again (it would answer "old")
+  render();
+}
+
+function onEvent(ev) {
+  const d = ev.data || {};
+  if (ev.kind.startsWith("assignment.")) {
+    const a = { ...d, id: ev.assignment_id, incident_id: ev.incident_id, unit_id: ev.unit_id };
+    if (d.incident) remember(a.id, { ...d.incident, id: ev.incident_id });
+    if (ACTIVE.has(a.status)) assignments.set(a.id, a);
+    else assignments.delete(a.id);
+    if (ev.kind === "assignment.offered") alertOffer();
+    if (ev.kind === "assignment.cancelled" || ev.kind === "assignment.timed_out") {
+      showError(ev.kind === "assignment.cancelled" ? "任务已被调度员取消 The dispatcher stood you down" : "任务超时，已改派 The offer timed out and went to another unit");
+    }
+  } else if (ev.kind === "unit.status_changed" && me) {
+    me.status = d.to;
+  }
+  render();
+}
+
+// ---- offers: sound and vibration until answered ----------------------------------------------------
+
+function alertOffer() {
+  stopAlert();
+  let rounds = 0;
+  const ring = () => {
+    const offered = [...assignments.values()].some((a) => a.status === "offered");
+    if (!offered || rounds++ >= 15) return stopAlert();
+    const audible = beep([[1046, 220], [0, 90], [1318, 220], [0, 90], [1046, 320]]);
+    if (!audible) $("#enable-sound").hidden = false;
+    if (navigator.vibrate) navigator.vibrate([400, 150, 400, 150, 600]);
+  };
+  ring();
+  alerting = setInterval(ring, 2500);
+}
+
+function stopAlert() {
+  if (alerting) clearInterval(alerting);
+  alerting = null;
+  if (navigator.vibrate) navigator.vibrate(0);
+}
+
+async function step(kind, a) {
+  showError("");
+  stopAlert();
+  const reply = await link.request({ type: kind, assignment_id: a.id });
+  if (reply.type === "error") {
+    showError(`${reply.reason}${reply.current ? ` (${reply.current})` : ""}`);
+    return;
+  }
+  if (reply.assignment) {
+    const next = { ...a, ...reply.assignment };
+    if (ACTIVE.has(next.status)) assignments.set(next.id, next);
+    else assignments.delete(next.id);
+  }
+  render();
+}
+
+async function setStatus(status) {
+  showError("");
+  const reply = await link.request({ type: "status", status });
+  if (reply.type === "error") showError(`${reply.reason}${reply.allowed ? ` · 可选 allowed: ${reply.allowed.join(", ")}` : ""}`);
+  else if (me) me.status = reply.status;
+  render();
+}
+
+// ---- position --------------------------------------------------------------------------------------
+
+function watchPosition() {
+  if (!navigator.geolocation) {
+    renderGps("此设备不能定位 This device cannot share its position");
+    return;
+  }
+  navigator.geolocation.watchPosition(
+    (pos) => {
+      fix = pos;
+      sendPosition();
+      renderGps();
+      renderMap();
+    },
+    (err) => renderGps(`无法定位 Position unavailable: ${err.message} — 请允许定位 allow location`),
+    { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 },
+  );
+  setInterval(() => sendPosition(), SEND_EVERY_MS);
+}
+
+async function sendPosition() {
+  if (!fix || !link || !link.open) return;
+  const here = { lat: fix.coords.latitude, lon: fix.coords.longitude, at: fix.timestamp / 1000 };
+  const now = Date.now();
+  if (sent) {
+    const moved = distanceM(sent, here);
+    const fresh = here.at > sent.at;
+    if (!fresh) {
+      if (now - sent.sentAt < SEND_AGAIN_MS) return;
+      here.at = now / 1000; // still here: say so, with a fix time that moves on
+    } else if (moved < MOVED_M && now - sent.sentAt < SEND_EVERY_MS) {
+      return;
+    }
+  }
+  sent = { ...here, sentAt: now };
+  const reply = await link.request({ type: "position", ...here });
+  if (reply.type === "ack") sent.verdict = reply.verdict;
+  else {
+    sent.verdict = `error: ${reply.reason}`;
+    if (reply.retry) sent = null; // not taken: send it again next time
+  }
+  renderGps();
+}
+
+// ---- rendering -------------------------------------------------------------------------------------
+
+function renderGps(problem) {
+  const box = $("#gps");
+  if (problem) {
+    box.replaceChildren(el("p", { class: "gps-bad" }, problem));
+    return;
+  }
+  if (!fix) {
+    box.replaceChildren(el("p", { class: "muted" }, "等待定位 Waiting for a position fix…"));
+    return;
+  }
+  box.replaceChildren(el("p", { class: "gps-ok", dataset: { verdict: (sent && sent.verdict) || "" } },
+    "位置共享中 Sharing position · ",
+    `±${Math.round(fix.coords.accuracy)} m`,
+    sent ? ` · 已发送 sent ${clock(sent.sentAt / 1000)}${sent.verdict && sent.verdict !== "ok" ? ` (${sent.verdict})` : ""}` : ""));
+}
+
+// what the offer said about the incident (the socket's hello may carry it too, as `incident`)
+function incidentOf(a) {
+  return a.incident || offers()[a.id] || { id: a.incident_id };
+}
+
+function incidentCard(a, inc) {
+  const here = fix ? { lat: fix.coords.latitude, lon: fix.coords.longitude } : null;
+  const far = here && inc.lat !== undefined ? distanceM(here, inc) : a.distance_m;
+  return el("div", { class: "inc-card" },
+    el("div", { class: "inc-top" },
+      inc.priority ? el("span", { class: "prio", style: `--c:${PRIORITY_COLOUR[inc.priority]}` }, `P${inc.priority}`) : null,
+      el("div", {},
+        el("h2", {}, `#${a.incident_id} `, inc.category ? bi(categoryLabel(inc.category)) : ""),
+        el("p", { class: "addr" }, inc.address || (inc.lat !== undefined ? `${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}` : "")))),
+    el("p", { class: "facts" },
+      `距离 ${metres(far)} distance`,
+      a.travel_s ? ` · 预计 ${duration(a.travel_s)} ETA` : ""));
+}
+
+function render() {
+  if (me) {
+    $("#callsign").textContent = me.callsign;
+    $("#kind").textContent = kindLabel(me.kind).join(" ");
+    const s = UNIT_STATUS[me.status] || [me.status, "", "#64748b"];
+    const node = $("#status");
+    node.style.setProperty("--c", s[2]);
+    node.dataset.status = me.status;
+    node.replaceChildren(bi([s[0], s[1]]));
+  }
+  const list = [...assignments.values()].sort((a, b) => a.id - b.id);
+  const offered = list.find((a) => a.status === "offered");
+  const working = list.find((a) => a.status !== "offered");
+  const offer = $("#offer");
+  offer.hidden = !offered;
+  if (offered) {
+    const inc = incidentOf(offered);
+    offer.dataset.assignment = offered.id;
+    offer.replaceChildren(...[
+      el("p", { class: "flash" }, "新任务 New assignment"),
+      incidentCard(offered, inc),
+      offered.offer_deadline ? el("p", { class: "deadline", dataset: { deadline: offered.offer_deadline } }) : null,
+      el("div", { class: "two" },
+        el("button", { class: "accept", id: "accept", onclick: () => step("accept", offered) }, bi(["接受", "Accept"])),
+        el("button", { class: "decline", id: "decline", onclick: () => step("decline", offered) }, bi(["拒绝", "Decline"]))),
+    ].filter(Boolean));
+  } else {
+    stopAlert();
+  }
+  const task = $("#task");
+  task.hidden = !working;
+  if (working) {
+    const inc = incidentOf(working);
+    task.dataset.assignment = working.id;
+    task.dataset.status = working.status;
+    const arrived = working.status === "on_scene";
+    task.replaceChildren(
+      el("p", { class: "task-status" }, bi(ASSIGNMENT_STATUS[working.status] || [working.status, ""])),
+      incidentCard(working, inc),
+      arrived
+        ? el("button", { class: "clear big", id: "clear", onclick: () => step("clear", working) }, bi(["处置完毕", "Clear"]))
+        : el("button", { class: "arrive big", id: "arrive", onclick: () => step("arrive", working) }, bi(["到达现场", "Arrived"])),
+    );
+  }
+  $("#idle").hidden = Boolean(offered || working);
+  $("#self-status").replaceChildren(...SELF.map((s) =>
+    el("button", {
+      class: me && me.status === s ? "on" : "", dataset: { status: s }, style: `--c:${UNIT_STATUS[s][2]}`,
+      onclick: () => setStatus(s),
+    }, bi([UNIT_STATUS[s][0], UNIT_STATUS[s][1]]))));
+  tick();
+  renderMap();
+}
+
+function tick() {
+  for (const node of document.querySelectorAll("[data-deadline]")) {
+    const left = (Date.parse(node.dataset.deadline) - Date.now()) / 1000;
+    node.textContent = `请在 ${duration(Math.max(0, left))} 内应答 · answer within ${duration(Math.max(0, left))}`;
+  }
+}
+
+function renderMap() {
+  if (!map) return;
+  const here = fix ? [fix.coords.latitude, fix.coords.longitude] : null;
+  const target = [...assignments.values()].map(incidentOf).find((i) => i.lat !== undefined);
+  const there = target ? [target.lat, target.lon] : null;
+  const place = (name, latlng, make) => {
+    if (!latlng) {
+      if (layers[name]) layers[name].remove();
+      delete layers[name];
+      return;
+    }
+    if (!layers[name]) layers[name] = make(latlng).addTo(map);
+    else if (layers[name].setLatLng) layers[name].setLatLng(latlng);
+  };
+  place("me", here, (p) => L.circleMarker(p, { radius: 10, color: "#0b1220", weight: 3, fillColor: "#3b82f6", fillOpacity: 1 }));
+  if (layers.target && (!there || layers.target.key !== String(there))) {
+    layers.target.remove();
+    delete layers.target;
+  }
+  place("target", there, (p) => {
+    const m = L.marker(p, {
+      icon: L.divIcon({
+        className: "incident-icon", iconSize: [36, 36], iconAnchor: [18, 18],
+        html: `<div class="incident" style="--c:${PRIORITY_COLOUR[target.priority] || "#ef4444"}"><b>P${target.priority || "?"}</b></div>`,
+      }),
+    });
+    m.key = String(p);
+    return m;
+  });
+  if (layers.line) layers.line.remove();
+  layers.line = here && there ? L.polyline([here, there], { color: "#60a5fa", weight: 4, dashArray: "8 8" }).addTo(map) : null;
+  const points = [here, there].filter(Boolean);
+  const key = points.map(String).join("|");
+  if (points.length && key !== layers.fitKey) {
+    layers.fitKey = key;
+    if (points.length === 2) map.fitBounds(L.latLngBounds(points).pad(0.3), { maxZoom: 16 });
+    else map.setView(points[0], Math.max(map.getZoom(), 15));
+  }
+}
+
+async function main() {
+  const { token, claims } = await requireLogin({ roles: ["unit"], title: "出警终端 · Unit" });
+  if (!claims.unit) {
+    showError("此令牌未绑定警力 This token names no unit");
+    return;
+  }
+  whoami($("#who"), claims);
+  const ctx = audioContext();
+  if (ctx && ctx.state === "suspended") $("#enable-sound").hidden = false;
+  $("#enable-sound").addEventListener("click", () => {
+    const c = audioContext();
+    if (c) c.resume().then(() => ($("#enable-sound").hidden = c.state === "running"));
+    beep([[880, 120]]);
+  });
+  if (hasLeaflet()) {
+    map = L.map($("#map"), { zoomControl: false, attributionControl: Boolean(cfg.tile_url) }).setView([31.2304, 121.4737], 13);
+    if (cfg.tile_url) L.tileLayer(cfg.tile_url, { attribution: cfg.tile_attribution || "", maxZoom: 19 }).addTo(map);
+    gridLayer("#5b7aa6").addTo(map);
+    new ResizeObserver(() => map.invalidateSize()).observe($("#map"));
+  }
+  link = new UnitLink(token);
+  link.connect();
+  watchPosition();
+  renderGps();
+  render();
+  setInterval(tick, 1000);
+}
+
+main();
