@@ -1,4 +1,11 @@
 # The center's image: API and sockets (`up`) or a dispatcher (`worker`), against external Redis/PostgreSQL.
+
+# the pages' map library (Leaflet), from web/static's package-lock
+FROM node:20-slim AS pages
+WORKDIR /static
+COPY web/static/package.json web/static/package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts
+
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -11,7 +18,12 @@ COPY units ./units
 COPY dispatch ./dispatch
 COPY realtime ./realtime
 COPY web ./web
-RUN pip install . && useradd --system --uid 10001 --home-dir /app dispatch
+COPY --from=pages /static/node_modules ./web/static/node_modules
+# an editable install serves web/static (with its node_modules) from /app
+RUN pip install -e . && useradd --system --uid 10001 --home-dir /app dispatch \
+    && mkdir -p /var/lib/dispatch/attachments && chown -R dispatch /var/lib/dispatch
+# grid-report photos and videos: mount a volume here (docker-compose.yml does)
+ENV DISPATCH_DATA_DIR=/var/lib/dispatch DISPATCH_ATTACHMENTS_PATH=/var/lib/dispatch/attachments
 USER dispatch
 EXPOSE 8000
 CMD ["dispatch-center", "up", "--host", "0.0.0.0", "--port", "8000"]

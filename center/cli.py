@@ -43,6 +43,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
     from center.runtime import Roles, running_center
     from web.app import create_app
+    from web.pages import PageSettings
 
     settings = settings.model_copy(update={"demo": args.demo or settings.demo})
     host = args.host or settings.host
@@ -50,12 +51,13 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     settings.secret()  # refuse an unsafe secret before starting anything
     with stores(settings) as ready:
         roles = Roles(dispatch=not args.without_dispatcher)
+        page_settings = PageSettings(ready.tile_url, ready.tile_attribution)
         if ready.demo:  # the demo city comes alive beside the center, owned by the center's lifespan
             from center.sim.demo import demo_center
 
-            app = create_app(demo_center(ready, roles, host, port), ready.max_body_bytes)
+            app = create_app(demo_center(ready, roles, host, port), ready.max_body_bytes, page_settings)
         else:
-            app = create_app(lambda: running_center(ready, roles), ready.max_body_bytes)
+            app = create_app(lambda: running_center(ready, roles), ready.max_body_bytes, page_settings)
         config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
                                 ws_max_size=64 * 1024, ws_ping_interval=20, ws_ping_timeout=20)  # fmt: skip
         print(f"dispatch center on http://{host}:{port}  (wall: /wall, API docs: /docs)", flush=True)
