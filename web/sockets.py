@@ -15,6 +15,7 @@ from fastapi import APIRouter, WebSocket
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocketDisconnect
 
+from alerts import incidents
 from core.errors import DomainError
 from core.roles import SEES_CALLER_DATA, Role
 from core.tokens import InvalidToken, Principal
@@ -94,7 +95,10 @@ async def unit(ws: WebSocket) -> None:
     async def hello() -> dict[str, Any]:
         me = await svc.roster.get(unit_id)
         active = await assignments.active_for_unit(svc.pool, unit_id)
-        return {"unit": me.as_json(), "assignments": [a.as_json() for a in active]}
+        # each with its incident, so that a phone that reconnects still knows where to go
+        sent = [a.as_json() | {"incident": (await incidents.get(svc.pool, a.incident_id)).as_json()}
+                for a in active]  # fmt: skip
+        return {"unit": me.as_json(), "assignments": sent}
 
     async def handle(message: dict[str, Any]) -> dict[str, Any]:
         return await _unit_message(svc, who, unit_id, message)
