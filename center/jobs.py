@@ -17,6 +17,7 @@ from alerts.casebook import CaseBook
 from alerts.queue import AlertQueue
 from alerts.reconciler import requeue_unhandled
 from center.settings import Settings
+from core.errors import DomainError
 from core.feed import Feed
 from dispatch.lifecycle import Lifecycle
 from dispatch.pending import PendingList
@@ -45,7 +46,7 @@ def _guarded(name: str, work: Job) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         try:
             await work()
-        except (RedisError, OSError, asyncpg.PostgresError):
+        except (RedisError, OSError, asyncpg.PostgresError, DomainError):
             log.warning("job %s could not run; it runs again next time", name, exc_info=True)
 
     return run

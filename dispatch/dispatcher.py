@@ -223,10 +223,10 @@ class Dispatcher:
                           "incident_status": new_status.value},
                 )  # fmt: skip
         except (IllegalTransition, asyncpg.UniqueViolationError, NotFound, Conflict) as exc:
+            # a lost claim, whatever the cause (another dispatcher was first, the unit changed, the
+            # incident was closed meanwhile): the unit goes back to what PostgreSQL says it is
             log.info("claim of unit %s for incident %s refused: %s", pick.unit_id, incident_id, exc)
             await self._resync_unit(pick.unit_id)
-            if isinstance(exc, Conflict) and not isinstance(exc, IllegalTransition):
-                raise
             return None
         await self.feed.publish([unit_event, offer_event])
         return assignment
@@ -236,6 +236,8 @@ class Dispatcher:
     ) -> tuple[list[Assignment], list[dict[str, Any]]]:
         """A dispatcher's choice: send these units (recommended or not); each must be available."""
         incident = await incidents.get(self.pool, incident_id)
+        if incident.status is IncidentStatus.CLOSED:
+            raise Conflict(f"incident {incident_id} is closed", incident_id=incident_id)
         live = await self.live.get(list(unit_ids))
         offered: list[Assignment] = []
         refused: list[dict[str, Any]] = []

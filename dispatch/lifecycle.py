@@ -14,7 +14,7 @@ from alerts import incidents
 from alerts.incidents import IncidentStatus
 from core import eventlog
 from core.db import Conn
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, DomainError, NotFound
 from dispatch.assignments import (
     ACTIVE,
     REFUSED,
@@ -90,7 +90,7 @@ class Lifecycle:
                 await self.replace(assignment.incident_id, actor)
             if dispatchable(unit.status):
                 await self.pending.unit_freed(unit.id, actor)
-        except (asyncpg.PostgresError, RedisError, OSError):
+        except (asyncpg.PostgresError, RedisError, OSError, DomainError):
             log.exception("follow-up of assignment %s failed; the pending sweep will retry", assignment.id)
 
     async def replace(self, incident_id: int, actor: str) -> None:
@@ -176,7 +176,7 @@ class Lifecycle:
         if dispatchable(unit.status):
             try:
                 await self.pending.unit_freed(unit.id, actor)
-            except (asyncpg.PostgresError, RedisError, OSError):
+            except (asyncpg.PostgresError, RedisError, OSError, DomainError):
                 log.exception("unit %s freed but not offered; the pending sweep will retry", unit_id)
         return unit
 

@@ -16,6 +16,7 @@ import asyncpg
 from redis.exceptions import RedisError
 
 from alerts.queue import AlertQueue, QueuedAlert
+from core.errors import DomainError
 from dispatch.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ class DispatchWorker:
             # leave it unacknowledged: it is reclaimed and tried again
             log.exception("alert %s not handled; it stays queued", item.alert_id)
             return
+        except DomainError:
+            # the state refused what the alert asked for (say, its incident closed meanwhile): trying
+            # again would meet the same refusal, and the task must live on for the next alert
+            log.exception("alert %s refused by the state it met; acknowledged", item.alert_id)
         await self._queue.ack(item)
 
     async def run(self) -> None:
