@@ -81,13 +81,22 @@ class Tasks:
         if self._stopped:
             return
         self._stopped = True
-        for task in self._tasks.values():
-            task.cancel()
         if not self._tasks:
             return
-        _, pending = await asyncio.wait(self._tasks.values(), timeout=SHUTDOWN_GRACE_S)
+        # cancel again until each has stopped: a cancellation can be lost (on Python 3.11 an
+        # asyncio.timeout expiring at the same moment turns it into a TimeoutError, which a task that
+        # retries on errors survives), and a task must never outlive the pools it uses
+        pending = set(self._tasks.values())
+        deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE_S
+        while pending and asyncio.get_running_loop().time() < deadline:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
         for task in pending:
             log.error("task %s did not stop within %.0f s", task.get_name(), SHUTDOWN_GRACE_S)
+        for task in self._tasks.values():
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("task %s had ended with %r", task.get_name(), task.exception())
 
 
 def without_confirmation(catalogue: Catalogue) -> Catalogue:
