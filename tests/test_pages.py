@@ -15,19 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-
-from center.connections import open_pool
-from core.roles import Role
-from tests.conftest import Center, Stores, center_settings, serving, wipe
-from web.users import NewUser, UserStore
-
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "no /usr/bin/chromium (./run tests installs it: apt-get install chromium)", allow_module_level=True
-    )
-playwright_api = pytest.importorskip("playwright.async_api")
-from playwright.async_api import (  # noqa: E402
+from playwright.async_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
@@ -38,6 +26,15 @@ from playwright.async_api import (  # noqa: E402
     async_playwright,
     expect,
 )
+
+from center.connections import open_pool
+from core.roles import Role
+from tests.conftest import Center, Stores, center_settings, serving, wipe
+from web.users import NewUser, UserStore
+
+# Debian's, installed by ./run tests (apt-get install chromium); if it is missing the launch fails the
+# tests, it never skips them
+CHROMIUM = Path("/usr/bin/chromium")
 
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "pages"
 PASSWORD = "correct horse battery"
