@@ -10,7 +10,6 @@ import contextlib
 import http.client
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from center.bench.control import BenchError, Progress, free_port
 from center.bench.phases import measure
 from center.bench.plan import SECTIONS, Plan
 from center.bench.report import Figure, clock, machine, table, write_json
+from center.scratch import scratch_stores
 from center.settings import Settings
 
 HOST = "127.0.0.1"
@@ -118,7 +118,9 @@ def _run(settings: Settings, plan: Plan, say: Progress) -> tuple[list[Figure], d
         # a folder of throw-away data: PostgreSQL, run as its own user under root, may then use it
         work.chmod(0o755)
         stored = "given by DISPATCH_*_URL" if settings.redis_url and settings.database_url else "embedded"
-        urls = stack.enter_context(stores(settings, work, say))
+        urls = stack.enter_context(scratch_stores(
+            settings, work, say, "the bench writes units, alerts and incidents into those servers"
+        ))  # fmt: skip
         secret = secrets.token_urlsafe(48)
         running = stack.enter_context(center(urls, secret, work, say))
         try:
@@ -129,28 +131,6 @@ def _run(settings: Settings, plan: Plan, say: Progress) -> tuple[list[Figure], d
             raise
         say("done measuring; stopping the clients, the center and the stores")
     return figures, details, stored
-
-
-@contextlib.contextmanager
-def stores(settings: Settings, work: Path, say: Progress) -> Iterator[tuple[str, str]]:
-    if settings.redis_url and settings.database_url:
-        say("WARNING: DISPATCH_REDIS_URL and DISPATCH_DATABASE_URL are set: the bench writes units, alerts "
-            "and incidents into those servers")  # fmt: skip
-        yield settings.redis_url, settings.database_url
-        return
-    from center.embedded import MARKER, EmbeddedServers
-
-    data = work / "stores"
-    say("starting embedded Valkey and PostgreSQL in a temporary folder")
-    try:
-        with EmbeddedServers(data) as urls:
-            yield urls
-    finally:
-        # as root, PostgreSQL may have kept this throw-away cluster outside the folder: remove it too
-        with contextlib.suppress(OSError):
-            for line in (data / "postgres" / MARKER).read_text(encoding="utf-8").splitlines():
-                if line.startswith("location: "):
-                    shutil.rmtree(line.removeprefix("location: "), ignore_errors=True)
 
 
 def _tail(path: Path, lines: int = 20) -> str:

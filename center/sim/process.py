@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from pathlib import Path
 
 from center.bench.clients import parent_death
 from center.bench.control import free_port
-from center.settings import Settings
 
 HOST = "127.0.0.1"
 Say = Callable[[str], None]
@@ -24,31 +22,6 @@ Say = Callable[[str], None]
 
 class SimulateError(RuntimeError):
     """The replay could not run; the message says why."""
-
-
-@contextlib.contextmanager
-def stores(settings: Settings, work: Path, say: Say) -> Iterator[tuple[str, str]]:
-    """Redis and PostgreSQL URLs: the configured servers, or embedded ones in ``work`` for this run."""
-    if settings.redis_url and settings.database_url:
-        say(
-            "WARNING: DISPATCH_REDIS_URL and DISPATCH_DATABASE_URL are set: the replay registers units "
-            "and takes calls on those servers (it closes its incidents and retires its units after)"
-        )
-        yield settings.redis_url, settings.database_url
-        return
-    from center.embedded import MARKER, EmbeddedServers
-
-    data = work / "stores"
-    say("starting embedded Valkey and PostgreSQL in a temporary folder")
-    try:
-        with EmbeddedServers(data) as urls:
-            yield urls
-    finally:
-        # as root, PostgreSQL may have kept this throw-away cluster outside the folder: remove it too
-        with contextlib.suppress(OSError):
-            for line in (data / "postgres" / MARKER).read_text(encoding="utf-8").splitlines():
-                if line.startswith("location: "):
-                    shutil.rmtree(line.removeprefix("location: "), ignore_errors=True)
 
 
 def center_env(urls: tuple[str, str], secret: str, data_dir: Path, speed: float) -> dict[str, str]:

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from alerts.catalogue import load_catalogue
+from center.scratch import scratch_stores
 from center.settings import Settings
 from center.sim.api import Api
 from center.sim.calls import DEFAULT_FILE, choose, describe, map_call, read_calls
 from center.sim.metrics import Quantile, Summary, ratio, summarise, table
-from center.sim.process import SimulateError, center_env, center_process, stores, tail
+from center.sim.process import SimulateError, center_env, center_process, tail
 from center.sim.replay import RunPlan, RunResult, run_policy
 from center.sim.stations import replay_fleet
 from core.tokens import TokenSigner
@@ -87,7 +88,10 @@ def run_simulate(
         with contextlib.ExitStack() as stack:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dispatch-simulate-")))
             work.chmod(0o755)  # PostgreSQL, run as its own user under root, may then use it
-            urls = stack.enter_context(stores(settings, work, say))
+            urls = stack.enter_context(scratch_stores(
+                settings, work, say, "the replay registers units and takes calls on those servers "
+                "(it closes its incidents and retires its units after)",
+            ))  # fmt: skip
             secret = secrets.token_urlsafe(48)
             for n, policy in enumerate(policies, start=1):
                 tag = f"sim{int(time.time())}-{n}"
