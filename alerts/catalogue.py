@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
+
+from core.datafile import read_toml
 
 
 class Channel(StrEnum):
@@ -160,13 +161,7 @@ def load_catalogue(path: Path | None = None, unit_kinds: Collection[str] | None 
     def fail(entry: str, field: str, reason: str) -> NoReturn:
         raise CatalogueError(entry, field, reason, source)
 
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except OSError as exc:
-        fail("(file)", "(file)", f"cannot be read: {exc.strerror or exc}")
-    except tomllib.TOMLDecodeError as exc:
-        fail("(file)", "(syntax)", f"not valid TOML: {exc}")
+    doc = read_toml(path, fail)
 
     unknown = sorted(set(doc) - _TOP)
     if unknown:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
+
+from core.datafile import read_toml
 
 AGENCIES = frozenset({"police", "fire", "medical", "traffic", "community"})
 TIERS = (1, 2, 3)
@@ -61,13 +62,7 @@ def load_kinds(path: Path | None = None) -> Mapping[str, UnitKind]:
     def fail(entry: str, field: str, reason: str) -> NoReturn:
         raise KindsError(entry, field, reason, source)
 
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except OSError as exc:
-        fail("(file)", "(file)", f"cannot be read: {exc.strerror or exc}")
-    except tomllib.TOMLDecodeError as exc:
-        fail("(file)", "(syntax)", f"not valid TOML: {exc}")
+    doc = read_toml(path, fail)
 
     extra = sorted(set(doc) - {"kinds"})
     if extra:
