@@ -280,14 +280,6 @@ class LiveIndex:
             )
         return found
 
-    async def nearest(self, kind: str, lat: float, lon: float, radius_m: float, count: int) -> list[Nearby]:
-        """Dispatchable units of one kind within a radius, nearest first."""
-        reply: Any = await self._redis.geosearch(
-            index_key(kind), longitude=lon, latitude=lat, radius=radius_m, unit="m",
-            sort="ASC", count=count, withdist=True, withcoord=True,
-        )  # fmt: skip
-        return _nearby(reply)
-
     async def search(
         self, kinds: Iterable[str], lat: float, lon: float, want: int,
         radii_m: Sequence[float] = (2_000, 5_000, 12_000, 30_000),
