@@ -108,9 +108,19 @@ class Hub:
             for item in items:
                 self.seq = item.seq
                 for sub in list(self._subs):
-                    sub.offer(item)
+                    _offer(sub, item)
                 unit_id = item.payload.get("unit_id")
                 if isinstance(unit_id, int) and unit_id in self._by_unit:
                     for sub in list(self._by_unit[unit_id]):
-                        sub.offer(item)
+                        _offer(sub, item)
             await asyncio.sleep(0)
+
+
+def _offer(sub: Subscription, item: FeedItem) -> None:
+    """One connection's filter failing on an event costs that connection a resync, never the reader
+    (which every connection of the process depends on)."""
+    try:
+        sub.offer(item)
+    except Exception:
+        log.exception("a connection's filter failed on event %d; it will resync", item.seq)
+        sub.lost()

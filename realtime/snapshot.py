@@ -25,6 +25,19 @@ RECENT_S = 24 * 3600
 RECENT_LIMIT = 2000
 # the "1-3-5" targets: the share of arrivals within 3 and within 5 minutes of the call
 ARRIVAL_TARGETS_S = (180, 300)
+# a fix this far ahead of the center's clock is shown stale (the phone's clock is wrong)
+FUTURE_FIX_S = 300.0
+
+
+def _iso(epoch_s: float | None) -> str | None:
+    """An epoch time as ISO 8601; None for none, or for one that is not a time (NaN, year 10000...).
+    One unit's bad value in Redis must not keep every screen from getting a snapshot."""
+    if epoch_s is None or not math.isfinite(epoch_s):
+        return None
+    try:
+        return datetime.fromtimestamp(epoch_s, UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 async def build(
@@ -40,12 +53,19 @@ async def build(
         lu = fresh.get(unit.id)
         if lu is not None and lu.lat is not None:
             row["lat"], row["lon"], fix_at = lu.lat, lu.lon, lu.fix_at
-            if fix_at is not None:
-                row["fix_at"] = datetime.fromtimestamp(fix_at, UTC).isoformat()
+            fixed = _iso(fix_at)
+            if fixed is not None:
+                row["fix_at"] = fixed
+            elif fix_at is not None:  # a time no clock could have given: the position is not trusted
+                row["fix_at"] = fix_at = None
         else:
             fix_at = unit.fix_at.timestamp() if unit.fix_at else None
         kind = kinds.get(unit.kind)
-        row["stale"] = fix_at is None or (kind is not None and now - fix_at > kind.stale_after_s)
+        row["stale"] = (
+            fix_at is None
+            or fix_at > now + FUTURE_FIX_S
+            or (kind is not None and now - fix_at > kind.stale_after_s)
+        )
         row["availability"] = AVAILABILITY[UnitStatus(row["status"])].value
         unit_rows.append(row)
     open_incidents = [i.as_json() for i in await incidents.open_incidents(pool)]
@@ -61,6 +81,8 @@ async def build(
         "recent": recent,
         "kpi": kpi(unit_rows, open_incidents, recent)
         | {"overdue_cases_by_town": await cases.overdue_by_town() if cases else {}},
+        # the working-day calendar: {"known_until", "missing_years"} (an alarm while a year is missing)
+        "calendar": cases.calendar_status() if cases else None,
     }
 
 
