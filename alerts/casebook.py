@@ -2,12 +2,18 @@
 deadline check the scheduler wakes (reminder, warning, overdue and escalation). Every step is an event
 with its actor. Time comes from an injected clock, so that tests can walk a case across weekends and
 holidays; deadlines are stored, so a restart loses nothing.
+
+Dates a client sends are bounded: a supervision deadline lies in the future and at most
+``SUPERVISION_MAX_AHEAD`` ahead. The deadline check is bounded too, and one case it cannot compute (a bad
+row from before these bounds, a calendar that refuses the span) is logged and skipped: it never stops the
+other cases being checked.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -36,7 +42,14 @@ from core.db import Conn
 from core.errors import Conflict, Invalid, NotFound
 from core.eventlog import Event
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], datetime]
+# the furthest ahead a supervision record may set a case's new deadline
+SUPERVISION_MAX_AHEAD = timedelta(days=366)
+# errors of the stores themselves: the whole check stops (the job runs again next time) instead of
+# logging the same outage once per case
+_STORE_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 _MARK_COLUMN = {Mark.REMINDER: "reminded_at", Mark.WARNING: "warned_at", Mark.OVERDUE: "overdue_at"}
 
 
@@ -68,6 +81,12 @@ class CaseBook:
         self.catalogue = catalogue
         self.calendar = calendar
         self.clock = clock
+        self._bad_cases: set[int] = set()  # cases the deadline check could not compute, logged once
+
+    def calendar_status(self) -> dict[str, Any]:
+        """The working-day calendar's coverage: the last day it knows, and the years soon needed that
+        it has no holiday data for (an alarm on the wall and the console)."""
+        return self.calendar.coverage(self.clock())
 
     async def open_in(self, conn: Conn, alert_id: int, incident_id: int, actor: str) -> list[Event]:
         """Open the case of a grid report inside the caller's transaction (once per alert)."""
@@ -172,6 +191,14 @@ class CaseBook:
         self, case_id: int, actor: str, holder: Holder | None, note: str, new_deadline: datetime
     ) -> tuple[dict[str, Any], list[Event]]:
         """A supervision record (督办) with a new deadline; the marks start over against it."""
+        ahead = new_deadline - self.clock()  # a difference of aware moments: never overflows
+        if ahead <= timedelta(0):
+            raise Invalid("the new deadline must be in the future", field="deadline")
+        if ahead > SUPERVISION_MAX_AHEAD:
+            raise Invalid(
+                f"the new deadline may be at most {SUPERVISION_MAX_AHEAD.days} days ahead",
+                field="deadline", max_days_ahead=SUPERVISION_MAX_AHEAD.days,
+            )  # fmt: skip
         async with self.pool.acquire() as conn, conn.transaction():
             row = await self._locked(conn, case_id)
             place = Place(row["town"], row["community"], row["grid_cell"])
@@ -181,8 +208,6 @@ class CaseBook:
             if CaseStatus(row["status"]) in ENDED:
                 raise Conflict(f"case {case_id} has ended", status=row["status"])
             now = self.clock()
-            if new_deadline <= now:
-                raise Invalid("the new deadline must be in the future", field="deadline")
             await conn.execute(
                 """insert into case_supervisions (case_id, by, note, old_deadline, new_deadline, at)
                    values ($1, $2, $3, $4, $5, $6)""",
@@ -203,7 +228,8 @@ class CaseBook:
 
     async def check_deadlines(self, actor: str = "system:case-timer", limit: int = 500) -> list[Event]:
         """Give every running case the marks now due; an overdue case goes up a level (at the county it
-        stays overdue). Run by the scheduler, and at once after a start."""
+        stays overdue). Run by the scheduler, and at once after a start. A case that cannot be checked
+        is logged and skipped, and the others are checked all the same."""
         now = self.clock()
         ids = await self.pool.fetch(
             """select id from grid_cases where closed_at is null and deadline is not null
@@ -212,8 +238,18 @@ class CaseBook:
         )  # fmt: skip
         events: list[Event] = []
         for r in ids:
-            async with self.pool.acquire() as conn, conn.transaction():
-                events += await self._check_one(conn, r["id"], now, actor)
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    found = await self._check_one(conn, r["id"], now, actor)
+            except _STORE_DOWN:
+                raise
+            except Exception:  # one bad case must not stop the others: its transaction rolled back
+                if r["id"] not in self._bad_cases:
+                    self._bad_cases.add(r["id"])
+                    log.warning("case %d: its deadline could not be checked; the other cases go on "
+                                "(logged once)", r["id"], exc_info=True)  # fmt: skip
+                continue
+            events += found
         return events
 
     async def _check_one(self, conn: Conn, case_id: int, now: datetime, actor: str) -> list[Event]:

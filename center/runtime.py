@@ -20,7 +20,7 @@ from alerts.catalogue import Catalogue, load_catalogue
 from alerts.intake import Intake
 from alerts.queue import AlertQueue
 from alerts.related import Related
-from alerts.workdays import load_calendar
+from alerts.workdays import load_calendar, warn_missing_years
 from center import jobs, migrations
 from center.connections import open_pool, open_redis
 from center.jobs import Parts
@@ -142,7 +142,8 @@ async def running_center(
     catalogue = load_catalogue(unit_kinds=kinds.keys())
     if settings.auto_dispatch_all:
         catalogue = without_confirmation(catalogue)
-    calendar = load_calendar(zone=settings.timezone)
+    calendar = load_calendar(zone=settings.timezone, extra_file=settings.workdays_file)
+    warn_missing_years(calendar)
     async with AsyncExitStack() as stack:
         pool = await open_pool(settings.database_url)
         stack.push_async_callback(pool.close)

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from playwright.async_api import (
 )
 
 from center.connections import open_pool
+from center.runtime import Roles
 from core.roles import Role
 from tests.conftest import Center, Stores, center_settings, serving, wipe
 from web.users import NewUser, UserStore
@@ -423,3 +425,31 @@ async def test_wall_resumes_after_a_dropped_connection(browser: Browser, center:
         assert sum('"type":"resumed"' in f for f in frames) == 1
         assert sum('"type":"snapshot"' in f for f in frames) == 1, "resumed, not started over"
         wall.assert_stayed_home()
+
+
+async def test_a_year_without_holiday_data_alarms_on_the_wall_and_the_console(
+    browser: Browser, stores: Stores, tmp_path: Path
+) -> None:
+    """Grid-case deadlines in a year the working-day calendar has no holidays for are counted Monday to
+    Friday: the wall shows a banner and the console an alarm, naming the year, until one is added."""
+    await wipe(stores)
+    settings = center_settings(stores, data_dir=tmp_path)
+    async with serving(settings, Roles(), lambda: datetime(2099, 12, 20, tzinfo=UTC)) as center:
+        async with opened(browser, center, "/wall", WALL, center.token(Role.DISPLAY)) as wall:
+            banner = wall.page.locator("#calendar-alarm")
+            await expect(banner).to_be_visible(timeout=SEEN)
+            await expect(banner).to_contain_text("no holiday data for 2099")
+            await shot(wall.page, "wall-calendar-alarm")
+            wall.assert_stayed_home()
+        async with opened(browser, center, "/console", DESK, center.token(Role.DISPATCHER)) as console:
+            alarm = console.page.locator('.alarm[data-alarm="calendar"]')
+            await expect(alarm).to_be_visible(timeout=SEEN)
+            await expect(alarm).to_contain_text("no holiday data for 2099")
+            await shot(console.page, "console-calendar-alarm")
+            console.assert_stayed_home()
+    async with (
+        serving(settings, Roles(), lambda: datetime(2026, 6, 1, tzinfo=UTC)) as known,
+        opened(browser, known, "/wall", WALL, known.token(Role.DISPLAY)) as wall,
+    ):
+        await expect(wall.page.locator("#conn")).to_have_attribute("data-state", "live", timeout=SEEN)
+        await expect(wall.page.locator("#calendar-alarm")).to_be_hidden()

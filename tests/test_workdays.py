@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import re
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts.cases import Holder, Level, Mark, due_marks, may_act, may_supervise, place_of
-from alerts.workdays import CalendarError, load_calendar
+from alerts.workdays import (
+    MAX_WORKING_DAYS,
+    CalendarError,
+    SpanError,
+    WorkCalendar,
+    load_calendar,
+    warn_missing_years,
+)
 
 Z = ZoneInfo("Asia/Shanghai")
 CAL = load_calendar()
@@ -78,3 +91,128 @@ def test_only_the_level_holding_a_case_acts_on_it() -> None:
     assert may_supervise(Holder(Level.COUNTY, None), Level.TOWN, place)
     assert not may_supervise(Holder(Level.COMMUNITY, "T1/C1"), Level.TOWN, place)
     assert place_of(None).town == "unassigned"
+
+
+def walked_seconds(cal: WorkCalendar, start: datetime, end: datetime) -> float:
+    """Working seconds counted the slow way, day by day: what the bounded count must agree with."""
+    total, cursor, end = 0.0, start.astimezone(cal.zone), end.astimezone(cal.zone)
+    while cursor < end:
+        piece_end = min(datetime.combine(cursor.date() + timedelta(days=1), time(), cal.zone), end)
+        if cal.is_working(cursor.date()):
+            total += (piece_end - cursor).total_seconds()
+        cursor = piece_end
+    return total
+
+
+MOMENTS = st.datetimes(datetime(2024, 6, 1), datetime(2027, 6, 1), timezones=st.just(Z))
+
+
+@settings(max_examples=300, deadline=None)
+@given(MOMENTS, MOMENTS)
+def test_working_time_is_counted_without_walking_the_days_and_agrees_with_walking(
+    a: datetime, b: datetime
+) -> None:
+    """Whole weeks by arithmetic, holidays and make-up days by bisection: the same seconds as a walk."""
+    start, end = min(a, b), max(a, b)
+    assert CAL.working_seconds(start, end) == pytest.approx(walked_seconds(CAL, start, end), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (at(9, 16), datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=14)))),
+        (datetime(1, 1, 1, tzinfo=UTC), at(9, 16)),
+        (datetime(2300, 1, 1, tzinfo=UTC), datetime(2300, 2, 1, tzinfo=UTC)),
+    ],
+)
+def test_absurd_spans_are_refused_not_walked(start: datetime, end: datetime) -> None:
+    """Years 1 and 9999, or a span of decades: SpanError at once (the check logs it and goes on)."""
+    with pytest.raises(SpanError):
+        CAL.working_seconds(start, end)
+    with pytest.raises(SpanError):
+        CAL.progress(start, end, at(9, 17))
+
+
+def test_deadlines_are_bounded() -> None:
+    """A limit of more than a year of working days, or a start near year 9999, is refused; a calendar of
+    nothing but holidays ends the search instead of looping."""
+    with pytest.raises(SpanError):
+        CAL.deadline(at(9, 16), MAX_WORKING_DAYS + 1)
+    with pytest.raises(SpanError):
+        CAL.deadline(datetime(9999, 12, 30, tzinfo=UTC), 3)
+    assert CAL.deadline(at(1, 5, 10), MAX_WORKING_DAYS) < datetime(2028, 1, 1, tzinfo=Z)
+    every_day = frozenset(date(2026, 1, 1) + timedelta(days=i) for i in range(365 * 5))
+    closed = WorkCalendar(every_day, frozenset(), Z, frozenset({2026}))
+    with pytest.raises(SpanError):
+        closed.deadline(at(1, 5), 1)
+
+
+def test_years_without_holiday_data_are_reported() -> None:
+    """2027 has no table yet: from mid-November it is reported missing, with the last day known."""
+    assert CAL.coverage(at(6, 1)) == {"known_until": "2026-12-31", "missing_years": []}
+    assert CAL.coverage(at(12, 3)) == {"known_until": "2026-12-31", "missing_years": [2027]}
+    assert CAL.missing_years(date(2031, 3, 1)) == [2031]
+
+
+def test_a_missing_year_is_a_warning_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="alerts.workdays"):
+        assert warn_missing_years(CAL, at(12, 20)) == [2027]
+    assert "no holiday data for 2027" in caplog.text and "DISPATCH_WORKDAYS_FILE" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="alerts.workdays"):
+        assert warn_missing_years(CAL, at(6, 1)) == []
+    assert caplog.text == ""
+
+
+EXAMPLE_2027 = """
+# an operator's file: the shape of alerts/workdays.toml (these dates are an example, not the 2027 notice)
+[2027]
+holidays = ["2027-01-01"]
+workdays = ["2027-01-02"]
+"""
+
+
+def test_an_operators_file_adds_or_replaces_years(tmp_path: Path) -> None:
+    """DISPATCH_WORKDAYS_FILE: each year it holds is added to (or replaces) the shipped data."""
+    extra = tmp_path / "workdays-extra.toml"
+    extra.write_text(EXAMPLE_2027 + '\n[2025]\nholidays = ["2025-01-01"]\n', encoding="utf-8")
+    cal = load_calendar(extra_file=extra)
+    assert cal.years == frozenset({2025, 2026, 2027})
+    assert not cal.is_working(date(2027, 1, 1)) and cal.is_working(date(2027, 1, 2))  # a Saturday
+    assert cal.is_working(date(2025, 1, 28))  # 2025 replaced whole: the Spring Festival is gone
+    assert not cal.is_working(date(2026, 2, 16))  # 2026 as shipped
+    assert cal.coverage(at(12, 3)) == {"known_until": "2027-12-31", "missing_years": []}
+    # a case opened on the last Thursday of 2026 with one working day: past New Year's Day
+    assert cal.deadline(at(12, 31, 10), 1) == datetime(2027, 1, 3, tzinfo=Z)
+    assert CAL.deadline(at(12, 31, 10), 1) == datetime(2027, 1, 2, tzinfo=Z)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('[2027]\nholidays = ["2027-02-30"]', "[2027] holidays"),
+        ("[2027]\nworkdays = []", "[2027] holidays"),  # a year's table lists its holidays
+        ('[1927]\nholidays = ["1927-01-01"]', "[1927]"),
+        ("[2027", "workdays-extra.toml"),
+    ],
+)
+def test_a_malformed_operators_file_names_itself(tmp_path: Path, text: str, names: str) -> None:
+    extra = tmp_path / "workdays-extra.toml"
+    extra.write_text(text, encoding="utf-8")
+    with pytest.raises(CalendarError, match=re.escape(names)) as refused:
+        load_calendar(extra_file=extra)
+    assert str(extra) in str(refused.value)
+    with pytest.raises(CalendarError, match="cannot be read"):
+        load_calendar(extra_file=tmp_path / "missing.toml")
+
+
+def test_the_shipped_calendar_agrees_with_chinese_calendar() -> None:
+    """Every day of every year both know: a working day here exactly when the chinese-calendar package
+    says so (a cross-check of the data against an independent transcription of the notices)."""
+    known = {d.year for d in chinese_calendar.constants.holidays} & CAL.years
+    assert {2025, 2026} <= known
+    for year in sorted(known):
+        day = date(year, 1, 1)
+        while day.year == year:
+            assert CAL.is_working(day) == chinese_calendar.is_workday(day), day
+            day += timedelta(days=1)

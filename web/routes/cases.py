@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from alerts.cases import CaseStatus, Holder, Level, Place, covers
 from core.roles import Role
@@ -52,7 +51,9 @@ class EscalateIn(BaseModel):
 class SuperviseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str = Field(min_length=1, max_length=4000)
-    deadline: datetime = Field(description="the new deadline, ISO 8601 with a time zone")
+    deadline: AwareDatetime = Field(
+        description="the new deadline, ISO 8601 with a time zone: in the future, at most 366 days ahead"
+    )
 
 
 @router.get("")
@@ -110,8 +111,6 @@ async def escalate(case_id: int, body: EscalateIn, svc: ServicesDep, who: Worker
 @router.post("/{case_id}/supervise")
 async def supervise(case_id: int, body: SuperviseIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
     """A supervision record (督办) with a new deadline, from the case's level or one above."""
-    if body.deadline.tzinfo is None:
-        raise HTTPException(422, "the deadline needs a time zone")
     case, events = await svc.cases.supervise(case_id, who.actor, holder_of(who), body.note, body.deadline)
     await svc.feed.publish(events)
     return case

@@ -110,11 +110,25 @@ function renderAlarms() {
       el("div", { class: `alarm ${a.kind}`, role: "alert", dataset: { alarm: a.kind, incident: a.incidentId } },
         el("span", { class: "icon" }, "⚠"),
         el("time", {}, clock(a.at)),
-        el("button", { class: "link", onclick: () => select(a.incidentId) }, `#${a.incidentId}`),
+        a.incidentId != null && el("button", { class: "link", onclick: () => select(a.incidentId) }, `#${a.incidentId}`),
         bi(a.words),
         el("button", { class: "quiet", title: "知道了 Acknowledge", onclick: () => { alarms.delete(a.key); renderAlarms(); } }, "✕")),
     ),
   );
+}
+
+// years with no holiday data in the working-day calendar (from the snapshot): grid-case deadlines count
+// their holidays as working days until an operator adds them (DISPATCH_WORKDAYS_FILE)
+function calendarAlarm(calendar) {
+  const missing = (calendar && calendar.missing_years) || [];
+  const key = `calendar:${missing.join(",")}`;
+  for (const k of alarms.keys()) if (k.startsWith("calendar:") && k !== key) alarms.delete(k);
+  if (!missing.length) return;
+  alarm(key, "calendar", null, [
+    `工作日历缺少 ${missing.join("、")} 年节假日数据，网格案件期限暂按周一至周五计算`,
+    `working-day calendar: no holiday data for ${missing.join(", ")} (known until ${calendar.known_until || "-"}); ` +
+      "grid-case deadlines count those years as plain Monday to Friday until it is added (DISPATCH_WORKDAYS_FILE)",
+  ]);
 }
 
 function alarmsFrom(ev) {
@@ -443,6 +457,7 @@ function renderMap() {
 
 function onSnapshot(state) {
   picture.load(state);
+  calendarAlarm(state.calendar);
   for (const i of picture.incidents.values()) {
     if (i.status === "pending") alarm(`pending:${i.id}`, "pending", i.id, ["无警力可派，等待空闲警力", "nobody can serve this incident now: waiting for a free unit"]);
   }

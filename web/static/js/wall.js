@@ -109,6 +109,19 @@ function legend() {
   );
 }
 
+// years with no holiday data in the working-day calendar: grid-case deadlines count them as plain
+// Monday to Friday until an operator adds them; the wall says so until then
+function renderCalendar(calendar) {
+  const node = $("#calendar-alarm");
+  const missing = (calendar && calendar.missing_years) || [];
+  node.hidden = missing.length === 0;
+  node.dataset.missing = missing.join(",");
+  node.replaceChildren(
+    el("span", { class: "zh" }, `⚠ 工作日历缺少 ${missing.join("、")} 年节假日数据，网格案件期限暂按周一至周五计算`),
+    el("span", { class: "en" }, `working-day calendar: no holiday data for ${missing.join(", ")} (known until ${(calendar && calendar.known_until) || "-"})`),
+  );
+}
+
 async function refreshOverdue() {
   try {
     picture.overdueByTown = await api("GET", "/api/v1/cases/overdue");
@@ -139,6 +152,7 @@ async function main() {
     token,
     onSnapshot: (state) => {
       picture.load(state);
+      renderCalendar(state.calendar);
       scheduleRender(true);
     },
     onEvent: (ev) => {
