@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from alerts.catalogue import Catalogue, Category, Channel
 from alerts.coords import CoordSystem, to_wgs84
 from alerts.incidents import IncidentStatus
 from alerts.queue import AlertQueue
+from core.bounds import MAX_LAT, MAX_LON
 from core.errors import Conflict, Invalid
 from core.eventlog import Event
 from core.feed import PRIVATE, Feed
@@ -72,6 +74,23 @@ class Accepted:
         }  # fmt: skip
 
 
+def wgs84_location(new: NewAlert) -> tuple[float, float]:
+    """The alert's place in WGS-84, refused (naming the field) unless Redis GEO can hold it: a call the
+    center cannot index is a call it cannot dispatch, so it must not be accepted and left waiting."""
+    try:
+        lat, lon = to_wgs84(new.lat, new.lon, new.coord_system)
+    except ValueError as exc:
+        raise Invalid(f"location: {exc}", field="location") from None
+    converted = "" if new.coord_system is CoordSystem.WGS84 else f" (once converted from {new.coord_system})"
+    if not (math.isfinite(lat) and -MAX_LAT <= lat <= MAX_LAT):
+        raise Invalid(f"location.lat: must be within -{MAX_LAT}..{MAX_LAT}{converted}, got {lat}",
+                      field="location.lat")  # fmt: skip
+    if not (math.isfinite(lon) and -MAX_LON <= lon <= MAX_LON):
+        raise Invalid(f"location.lon: must be within -{MAX_LON}..{MAX_LON}{converted}, got {lon}",
+                      field="location.lon")  # fmt: skip
+    return lat, lon
+
+
 class Intake:
     def __init__(self, pool: asyncpg.Pool, catalogue: Catalogue, queue: AlertQueue, feed: Feed) -> None:
         self._pool = pool
@@ -94,7 +113,7 @@ class Intake:
     async def accept(self, new: NewAlert, actor: str) -> Accepted:
         category = self.category(new)
         priority = new.priority or category.priority
-        lat, lon = to_wgs84(new.lat, new.lon, new.coord_system)
+        lat, lon = wgs84_location(new)
         key = new.idempotency_key or (
             f"{new.channel.value}:{new.source_call_id}" if new.source_call_id else None
         )

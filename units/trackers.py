@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 
+from core.bounds import MAX_LAT, MAX_LON
 from core.errors import Invalid
 from units.live import Fix
 
@@ -55,8 +56,8 @@ def _timestamp(raw: str | None) -> float:
 
 def parse_fix(unit_id: int, params: Mapping[str, str]) -> Fix:
     """One position report in the protocol's query parameters."""
-    lat = _number(params, "lat", -90, 90)
-    lon = _number(params, "lon", -180, 180)
+    lat = _number(params, "lat", -MAX_LAT, MAX_LAT)  # what Redis GEO can hold
+    lon = _number(params, "lon", -MAX_LON, MAX_LON)
     if lat is None or lon is None:
         raise Invalid("lat and lon are required", field="lat" if lat is None else "lon")
     speed_knots = _number(params, "speed", 0, 400)

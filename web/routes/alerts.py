@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerts.catalogue import Channel
 from alerts.coords import CoordSystem
 from alerts.intake import NewAlert
+from core.bounds import LINE, TEXT, Latitude, Longitude, PathId
 from core.roles import Role
 from core.tokens import Principal
 from web.auth import ServicesDep, allow
@@ -19,10 +20,10 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 class Location(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude = Field(description="within Redis GEO's +-85.05112878 (also once converted to WGS-84)")
+    lon: Longitude
     system: CoordSystem = Field(CoordSystem.WGS84, strict=False)  # named by its value
-    address: str | None = Field(None, max_length=500)
+    address: Annotated[str, Field(max_length=500), TEXT] | None = None
 
 
 class AlertIn(BaseModel):
@@ -30,28 +31,32 @@ class AlertIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     channel: Literal["110", "119", "120", "122"]
-    category: str = Field(min_length=1, max_length=64)
+    category: Annotated[str, Field(min_length=1, max_length=64), LINE]
     location: Location
     priority: int | None = Field(None, ge=1, le=4, description="overrides the category's default")
-    description: str | None = Field(None, max_length=4000)
-    caller_phone: str | None = Field(None, max_length=32)
-    caller_name: str | None = Field(None, max_length=200)
-    call_id: str | None = Field(None, max_length=128, description="the telephony system's own call id")
-    zone: str | None = Field(None, max_length=64)
+    description: Annotated[str, Field(max_length=4000), TEXT] | None = None
+    caller_phone: Annotated[str, Field(max_length=32), LINE] | None = None
+    caller_name: Annotated[str, Field(max_length=200), LINE] | None = None
+    call_id: Annotated[str, Field(max_length=128), LINE] | None = Field(
+        None, description="the telephony system's own call id"
+    )
+    zone: Annotated[str, Field(max_length=64), LINE] | None = None
 
 
 class GridEventIn(BaseModel):
     """A report from a grid worker's app."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    category: str = Field(min_length=1, max_length=64)
+    category: Annotated[str, Field(min_length=1, max_length=64), LINE]
     location: Location
-    grid_cell: str | None = Field(None, max_length=64)
+    grid_cell: Annotated[str, Field(max_length=64), LINE] | None = None
     priority: int | None = Field(None, ge=1, le=4)
-    description: str | None = Field(None, max_length=4000)
-    reporter_phone: str | None = Field(None, max_length=32)
-    reporter_name: str | None = Field(None, max_length=200)
-    report_id: str | None = Field(None, max_length=128, description="the grid app's own report id")
+    description: Annotated[str, Field(max_length=4000), TEXT] | None = None
+    reporter_phone: Annotated[str, Field(max_length=32), LINE] | None = None
+    reporter_name: Annotated[str, Field(max_length=200), LINE] | None = None
+    report_id: Annotated[str, Field(max_length=128), LINE] | None = Field(
+        None, description="the grid app's own report id"
+    )
 
 
 class AlertAccepted(BaseModel):
@@ -63,7 +68,7 @@ class AlertAccepted(BaseModel):
     received_at: str
 
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200), LINE]
 
 
 @router.post("/alerts", status_code=202, response_model=AlertAccepted)
@@ -103,7 +108,7 @@ async def post_grid_event(
 
 @router.post("/alerts/{alert_id}/unlink")
 async def unlink_alert(
-    alert_id: int, svc: ServicesDep, who: Annotated[Principal, Depends(allow(Role.DISPATCHER))]
+    alert_id: PathId, svc: ServicesDep, who: Annotated[Principal, Depends(allow(Role.DISPATCHER))]
 ) -> dict[str, object]:
     """A dispatcher decides a linked call is a different matter: it gets an incident of its own."""
     incident_id, events = await svc.related.unlink(alert_id, who.actor)

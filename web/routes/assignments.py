@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.bounds import TEXT, Id, PathId
 from core.roles import Role
 from core.tokens import Principal
 from dispatch.assignments import AssignmentStatus
@@ -25,17 +26,17 @@ STEPS: dict[str, AssignmentStatus] = {
 
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(None, max_length=500)
+    reason: Annotated[str, Field(max_length=500), TEXT] | None = None
 
 
 class ReassignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit_id: int = Field(description="the unit to send instead")
+    unit_id: Id = Field(description="the unit to send instead")
 
 
 @router.post("/{assignment_id}/cancel")
 async def cancel(
-    assignment_id: int, svc: ServicesDep, who: DispatcherOnly, body: CancelIn | None = None
+    assignment_id: PathId, svc: ServicesDep, who: DispatcherOnly, body: CancelIn | None = None
 ) -> dict[str, Any]:
     """A dispatcher stands the unit down; it becomes available again."""
     reason = body.reason if body else None
@@ -44,7 +45,7 @@ async def cancel(
 
 @router.post("/{assignment_id}/reassign")
 async def reassign(
-    assignment_id: int, body: ReassignIn, svc: ServicesDep, who: DispatcherOnly
+    assignment_id: PathId, body: ReassignIn, svc: ServicesDep, who: DispatcherOnly
 ) -> dict[str, Any]:
     """Send another unit instead; the new unit is offered before the old one is stood down."""
     old, new = await svc.lifecycle.reassign(assignment_id, body.unit_id, who.actor)
@@ -53,7 +54,7 @@ async def reassign(
 
 @router.post("/{assignment_id}/{step}")
 async def step(
-    assignment_id: int,
+    assignment_id: PathId,
     step: Literal["accept", "decline", "arrive", "clear"],
     svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.UNIT, Role.DISPATCHER))],

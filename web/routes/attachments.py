@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
+from core.bounds import LINE, PathId
 from core.roles import Role
 from core.tokens import Principal
 from web.auth import ServicesDep, allow
@@ -23,10 +24,10 @@ async def _may_touch(svc: Any, who: Principal, alert_id: int) -> None:
 
 @router.post("/alerts/{alert_id}/attachments", status_code=201)
 async def add_attachment(
-    alert_id: int, request: Request, svc: ServicesDep,
+    alert_id: PathId, request: Request, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.INTEGRATION, Role.DISPATCHER,
                                             Role.CALL_TAKER))],
-    filename: Annotated[str | None, Query(max_length=200)] = None,
+    filename: Annotated[str | None, Query(max_length=200), LINE] = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Attach a photo (JPEG, PNG, WebP up to 15 MiB) or video (MP4, QuickTime up to 100 MiB); the raw
     file is the body, its type the Content-Type header."""
@@ -41,7 +42,7 @@ async def add_attachment(
 
 @router.get("/alerts/{alert_id}/attachments")
 async def list_attachments(
-    alert_id: int, svc: ServicesDep,
+    alert_id: PathId, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER, Role.CALL_TAKER))],
 ) -> list[dict[str, Any]]:  # fmt: skip
     """What was attached to one alert."""
@@ -51,7 +52,7 @@ async def list_attachments(
 
 @router.get("/attachments/{attachment_id}", response_class=FileResponse)
 async def get_attachment(
-    attachment_id: int, svc: ServicesDep,
+    attachment_id: PathId, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER, Role.CALL_TAKER))],
 ) -> FileResponse:  # fmt: skip
     """The file itself, with its checksum as the ETag."""

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from alerts.cases import CaseStatus, Holder, Level, Place, covers
+from core.bounds import LINE, TEXT, PathId
+from core.errors import Invalid
 from core.roles import Role
 from core.tokens import Principal
 from web.auth import ServicesDep, allow
@@ -37,20 +39,22 @@ def holder_of(who: Principal) -> Holder | None:
 
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    assignee: str | None = Field(
-        None, max_length=200, description="for assign: a grid worker, team or department"
+    assignee: Annotated[str, Field(max_length=200), LINE] | None = Field(
+        None, description="for assign: a grid worker, team or department"
     )
-    note: str | None = Field(None, max_length=4000, description="the resolution, or the reason for a return")
+    note: Annotated[str, Field(max_length=4000), TEXT] | None = Field(
+        None, description="the resolution, or the reason for a return"
+    )
 
 
 class EscalateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Annotated[str, Field(min_length=1, max_length=2000), TEXT]
 
 
 class SuperviseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str = Field(min_length=1, max_length=4000)
+    note: Annotated[str, Field(min_length=1, max_length=4000), TEXT]
     deadline: AwareDatetime = Field(
         description="the new deadline, ISO 8601 with a time zone: in the future, at most 366 days ahead"
     )
@@ -58,8 +62,10 @@ class SuperviseIn(BaseModel):
 
 @router.get("")
 async def queue(
-    svc: ServicesDep, who: Viewer, level: Level | None = None,
-    area: Annotated[str | None, Query(max_length=200, description="a town, or TOWN/COMMUNITY")] = None,
+    svc: ServicesDep, who: Viewer,
+    level: Annotated[Level | None, Query(description="default: the caller's own seat; required when the "
+                                         "token carries none (422 otherwise)")] = None,
+    area: Annotated[str | None, Query(max_length=200, description="a town, or TOWN/COMMUNITY"), LINE] = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Open cases held at one level, soonest deadline first (default: the caller's own seat)."""
     seat = holder_of(who)
@@ -68,7 +74,7 @@ async def queue(
     if who.role is Role.GRID_WORKER and (seat is NO_LEVEL or not _within(seat, area)):
         raise HTTPException(403, "a grid worker sees the cases of their own cells only")
     if level is None:
-        raise HTTPException(422, "say which level: community, town or county")
+        raise Invalid("level: say which level: community, town or county", field="level")
     return await svc.cases.queue(level, area)
 
 
@@ -88,7 +94,7 @@ async def overdue(svc: ServicesDep, _: Viewer) -> dict[str, int]:
 
 
 @router.get("/{case_id}")
-async def one(case_id: int, svc: ServicesDep, who: Viewer) -> dict[str, Any]:
+async def one(case_id: PathId, svc: ServicesDep, who: Viewer) -> dict[str, Any]:
     """One case with its supervision records; a grid worker reads those of their own cells or reports."""
     case = await svc.cases.get(case_id)
     if who.role is Role.GRID_WORKER:
@@ -101,7 +107,7 @@ async def one(case_id: int, svc: ServicesDep, who: Viewer) -> dict[str, Any]:
 
 
 @router.post("/{case_id}/escalate")
-async def escalate(case_id: int, body: EscalateIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
+async def escalate(case_id: PathId, body: EscalateIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
     """Send a case up a level before its deadline."""
     events = await svc.cases.escalate(case_id, who.actor, holder_of(who), body.reason)
     await svc.feed.publish(events)
@@ -109,7 +115,7 @@ async def escalate(case_id: int, body: EscalateIn, svc: ServicesDep, who: Worker
 
 
 @router.post("/{case_id}/supervise")
-async def supervise(case_id: int, body: SuperviseIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
+async def supervise(case_id: PathId, body: SuperviseIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
     """A supervision record (督办) with a new deadline, from the case's level or one above."""
     case, events = await svc.cases.supervise(case_id, who.actor, holder_of(who), body.note, body.deadline)
     await svc.feed.publish(events)
@@ -118,7 +124,7 @@ async def supervise(case_id: int, body: SuperviseIn, svc: ServicesDep, who: Work
 
 @router.post("/{case_id}/{step}")
 async def step(
-    case_id: int, step: Literal["accept", "assign", "start", "resolve", "verify", "close", "return"],
+    case_id: PathId, step: Literal["accept", "assign", "start", "resolve", "verify", "close", "return"],
     svc: ServicesDep, who: Worker, body: StepIn | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """One workflow step: reported -> accepted -> assigned -> in progress -> resolved -> verified ->

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts import incidents
 from core import eventlog
+from core.bounds import TEXT, Id, PathId
 from core.errors import Conflict
 from core.roles import SEES_CALLER_DATA, Role
 from core.tokens import Principal
@@ -48,7 +49,7 @@ async def list_incidents(svc: ServicesDep, _: Viewer) -> list[dict[str, Any]]:
 
 @router.get("/{incident_id}")
 async def get_incident(
-    incident_id: int, svc: ServicesDep,
+    incident_id: PathId, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.CALL_TAKER, Role.DISPLAY, Role.UNIT))],
 ) -> dict[str, Any]:  # fmt: skip
     """One incident with its alerts, assignments and timeline; a unit reads only those it was sent to."""
@@ -86,18 +87,18 @@ def _mask(value: str | None) -> str | None:
 
 
 @router.get("/{incident_id}/recommendation")
-async def get_recommendation(incident_id: int, svc: ServicesDep, _: Dispatcher) -> dict[str, Any]:
+async def get_recommendation(incident_id: PathId, svc: ServicesDep, _: Dispatcher) -> dict[str, Any]:
     """Ranked candidates with travel time and reason codes, and shortfalls."""
     return recommendation_json(await svc.dispatcher.recommendation(incident_id))
 
 
 class SendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit_ids: list[int] = Field(min_length=1, max_length=20, description="units to send; empty: not allowed")
+    unit_ids: list[Id] = Field(min_length=1, max_length=20, description="units to send; empty: not allowed")
 
 
 @router.post("/{incident_id}/assignments", status_code=201)
-async def send_units(incident_id: int, body: SendIn, svc: ServicesDep, who: Dispatcher) -> dict[str, Any]:
+async def send_units(incident_id: PathId, body: SendIn, svc: ServicesDep, who: Dispatcher) -> dict[str, Any]:
     """A dispatcher sends units (the recommended ones, or any other available unit)."""
     offered, refused = await svc.dispatcher.send(incident_id, body.unit_ids, who.actor)
     if not offered:
@@ -107,12 +108,12 @@ async def send_units(incident_id: int, body: SendIn, svc: ServicesDep, who: Disp
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    into: int = Field(description="the incident that goes on; this one closes as merged into it")
+    into: Id = Field(description="the incident that goes on; this one closes as merged into it")
 
 
 @router.post("/{incident_id}/merge")
 async def merge_incident(
-    incident_id: int, body: MergeIn, svc: ServicesDep, who: Dispatcher
+    incident_id: PathId, body: MergeIn, svc: ServicesDep, who: Dispatcher
 ) -> dict[str, Any]:
     """Two incidents are one matter: this one's alerts move to the other, and this one closes."""
     events = await svc.related.merge(incident_id, body.into, who.actor)
@@ -122,12 +123,12 @@ async def merge_incident(
 
 class CloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(None, max_length=500, description="default: resolved")
+    reason: Annotated[str, Field(max_length=500), TEXT] | None = Field(None, description="default: resolved")
 
 
 @router.post("/{incident_id}/close")
 async def close_incident(
-    incident_id: int, svc: ServicesDep, who: Dispatcher, body: CloseIn | None = None
+    incident_id: PathId, svc: ServicesDep, who: Dispatcher, body: CloseIn | None = None
 ) -> dict[str, Any]:
     """Close an incident once no unit is on it any more."""
     closed = await svc.lifecycle.close(incident_id, who.actor, body.reason if body else None)

@@ -6,12 +6,15 @@ is no bearer token. Apps retry until they get a 200, so only a bad or unknown re
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from units import trackers
 from web.auth import ServicesDep
 
 router = APIRouter(tags=["trackers"])
+DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
 @router.get("/api/v1/osmand", operation_id="osmand_get")
@@ -20,7 +23,8 @@ async def osmand(request: Request, svc: ServicesDep) -> Response:
     """One position: id, lat, lon, timestamp, speed (knots), bearing, altitude, accuracy, batt."""
     params = dict(request.query_params)  # the apps send the fields in the query string, also on POST
     token = params.get("id") or params.get("deviceid") or ""
-    unit_id = await svc.roster.unit_for_tracker(token) if token else None
+    # device ids are URL-safe tokens: anything else (NUL, control characters, megabytes) is unknown
+    unit_id = await svc.roster.unit_for_tracker(token) if DEVICE_ID.fullmatch(token) else None
     if unit_id is None:
         raise HTTPException(401, "unknown device id")
     [verdict] = await svc.positions.report([trackers.parse_fix(unit_id, params)])

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.bounds import LINE, Finite, Id, Instant, Latitude, Longitude, PathId
+from core.errors import Invalid
 from core.roles import Role
 from core.tokens import Principal
 from units import history
@@ -20,25 +22,33 @@ from web.auth import ServicesDep, allow
 router = APIRouter(prefix="/api/v1", tags=["units"])
 
 
+Callsign = Annotated[str, Field(min_length=1, max_length=32), LINE]
+KindCode = Annotated[str, Field(min_length=1, max_length=64), LINE]
+Capability = Annotated[str, Field(min_length=1, max_length=64), LINE]
+Zone = Annotated[str, Field(max_length=64), LINE]
+Tier = Annotated[int, Field(ge=1, le=3)]
+Crew = Annotated[int, Field(ge=0, le=50)]
+
+
 class UnitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    callsign: str = Field(min_length=1, max_length=32)
-    kind: str = Field(min_length=1, max_length=64)
-    tier: int | None = Field(None, ge=1, le=3, description="default: the kind's tier")
-    capabilities: list[str] = Field(default_factory=list, max_length=20)
-    home_zone: str | None = Field(None, max_length=64)
-    crew: int = Field(1, ge=0, le=50)
+    callsign: Callsign
+    kind: KindCode
+    tier: Tier | None = Field(None, description="default: the kind's tier")
+    capabilities: list[Capability] = Field(default_factory=list, max_length=20)
+    home_zone: Zone | None = None
+    crew: Crew = 1
     status: UnitStatus = UnitStatus.OFF_DUTY
 
 
 class FixIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    at: float | None = Field(None, gt=0, description="fix time, epoch seconds; default: now")
-    accuracy_m: float | None = Field(None, ge=0, le=100_000)
-    speed_mps: float | None = Field(None, ge=0, le=200)
-    heading: float | None = Field(None, ge=0, le=360)
+    lat: Latitude = Field(description="WGS-84, within Redis GEO's +-85.05112878")
+    lon: Longitude
+    at: Finite | None = Field(None, gt=0, description="fix time, epoch seconds; default: now")
+    accuracy_m: Annotated[Finite, Field(ge=0, le=100_000)] | None = None
+    speed_mps: Annotated[Finite, Field(ge=0, le=200)] | None = None
+    heading: Annotated[Finite, Field(ge=0, le=360)] | None = None
 
     def fix(self, unit_id: int) -> Fix:
         return Fix(unit_id, self.lat, self.lon, self.at or time.time(), self.accuracy_m, self.speed_mps,
@@ -46,7 +56,7 @@ class FixIn(BaseModel):
 
 
 class BatchFixIn(FixIn):
-    unit_id: int
+    unit_id: Id
 
 
 class BatchIn(BaseModel):
@@ -89,7 +99,7 @@ async def list_units(
 
 @router.put("/units/{unit_id}/location")
 async def put_location(
-    unit_id: int, body: FixIn, svc: ServicesDep,
+    unit_id: PathId, body: FixIn, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.UNIT, Role.INTEGRATION))],
 ) -> dict[str, Any]:  # fmt: skip
     """A unit reports where it is. Older or repeated fixes are ignored; implausible jumps flagged."""
@@ -114,29 +124,36 @@ async def post_locations(
 
 @router.post("/units/{unit_id}/status")
 async def post_status(
-    unit_id: int, body: StatusIn, svc: ServicesDep,
+    unit_id: PathId, body: StatusIn, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.UNIT, Role.DISPATCHER))],
 ) -> dict[str, Any]:  # fmt: skip
     """A unit (or a dispatcher for it) reports a status it may set for itself."""
     _own(who, unit_id)
     if body.status not in SELF_REPORTABLE:
-        raise HTTPException(422, f"status {body.status.value} follows assignments; use them instead")
+        raise Invalid(f"status {body.status.value} follows assignments; use them instead", field="status")
     return (await svc.lifecycle.report_status(unit_id, body.status, who.actor)).as_json()
 
 
+def _not_null(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # absent means unchanged; null is refused
+
+
 class UnitChange(BaseModel):
+    """Only the fields given change; ``home_zone`` may be null (no zone), the others may not."""
+
     model_config = ConfigDict(extra="forbid")
-    callsign: str | None = Field(None, min_length=1, max_length=32)
-    kind: str | None = Field(None, min_length=1, max_length=64)
-    tier: int | None = Field(None, ge=1, le=3)
-    capabilities: list[str] | None = Field(None, max_length=20)
-    home_zone: str | None = Field(None, max_length=64)
-    crew: int | None = Field(None, ge=0, le=50)
+    # the None defaults mark "not given" (never validated, dropped by exclude_unset); a null sent is refused
+    callsign: Callsign = Field(None, json_schema_extra=_not_null)  # type: ignore[assignment]
+    kind: KindCode = Field(None, json_schema_extra=_not_null)  # type: ignore[assignment]
+    tier: Tier = Field(None, json_schema_extra=_not_null)  # type: ignore[assignment]
+    capabilities: list[Capability] = Field(None, max_length=20, json_schema_extra=_not_null)  # type: ignore[arg-type]
+    home_zone: Zone | None = None
+    crew: Crew = Field(None, json_schema_extra=_not_null)  # type: ignore[assignment]
 
 
 @router.patch("/units/{unit_id}")
 async def change_unit(
-    unit_id: int, body: UnitChange, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
+    unit_id: PathId, body: UnitChange, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
 ) -> dict[str, Any]:
     """Change what a unit is (admins); only the fields given change."""
     unit, events = await svc.roster.update(unit_id, body.model_dump(exclude_unset=True), who.actor)
@@ -146,7 +163,7 @@ async def change_unit(
 
 @router.post("/units/{unit_id}/retire")
 async def retire_unit(
-    unit_id: int, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
+    unit_id: PathId, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
 ) -> dict[str, Any]:
     """Take a unit off the roster (admins); refused while it is on an assignment."""
     unit, events = await svc.roster.retire(unit_id, who.actor)
@@ -156,7 +173,7 @@ async def retire_unit(
 
 @router.post("/units/{unit_id}/tracker", status_code=201)
 async def issue_tracker(
-    unit_id: int, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
+    unit_id: PathId, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
 ) -> dict[str, Any]:
     """A device identifier for a phone tracker app (OsmAnd/Traccar protocol), shown once."""
     token, events = await svc.roster.issue_tracker(unit_id, who.actor)
@@ -166,15 +183,17 @@ async def issue_tracker(
 
 @router.get("/units/{unit_id}/positions")
 async def unit_trail(
-    unit_id: int, svc: ServicesDep,
+    unit_id: PathId, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.DISPLAY, Role.UNIT))],
-    since: datetime, until: datetime | None = None,
+    since: Instant, until: Annotated[Instant | None, Query(description="default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
 ) -> dict[str, Any]:  # fmt: skip
-    """The breadcrumb trail of one unit between two times (ISO 8601), oldest first."""
+    """The breadcrumb trail of one unit between two times (ISO 8601 with an offset), oldest first."""
+    end = until or datetime.now(UTC)
+    if end < since:
+        raise Invalid("until: must not be before since", field="until")
     _own(who, unit_id)
     await svc.roster.get(unit_id)
-    end = until or datetime.now(UTC)
     fixes = await history.trail(svc.pool, unit_id, since, end, limit)
     return {"unit_id": unit_id, "since": since.isoformat(), "until": end.isoformat(),
             "fixes": [f.as_json() for f in fixes]}  # fmt: skip
