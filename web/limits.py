@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.errors import error_body
 
 
 class BodyTooLarge(Exception):
@@ -53,7 +56,7 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = b'{"error":"body: request body too large","field":"body","reason":"too large"}'
+        body = orjson.dumps(error_body("body: request body too large", "body"))
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})  # fmt: skip

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from web.auth import ServicesDep
 
@@ -16,7 +19,14 @@ async def healthz() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, Any] = Field(description="each check: ok, or what is wrong")
+
+
+@router.get(
+    "/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}}
+)
 async def readyz(svc: ServicesDep) -> JSONResponse:
     """Redis and PostgreSQL reachable and the schema current."""
     checks = await svc.readiness()

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.bounds import LINE
 from core.tokens import Principal
 from web.auth import ServicesDep, principal
+from web.errors import ErrorBody, error_response
 from web.users import MAX_PASSWORD_LENGTH, AccountLocked, BadCredentials
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -21,7 +22,7 @@ WRONG = "wrong username or password"  # the same for an unknown name: nothing is
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    username: str = Field(min_length=1, max_length=64)
+    username: Annotated[str, Field(min_length=1, max_length=64), LINE]
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
@@ -44,10 +45,9 @@ class LoginOut(BaseModel):
     user: Account
 
 
-class Refusal(BaseModel):
-    error: str
-    locked_until: str | None = None
-    retry_after_s: int | None = None
+class Refusal(ErrorBody):
+    locked_until: str | None = Field(None, description="423: when the account opens again (ISO 8601)")
+    retry_after_s: int | None = Field(None, description="423: seconds until then")
 
 
 class Me(BaseModel):
@@ -71,13 +71,13 @@ async def login(body: LoginIn, request: Request, svc: ServicesDep) -> Any:
     try:
         user = await svc.users.login(body.username, body.password, client)
     except BadCredentials:
-        return JSONResponse({"error": WRONG}, status_code=401)
+        return error_response(401, WRONG)
     except AccountLocked as locked:
         wait = max(1, math.ceil((locked.until - datetime.now(UTC)).total_seconds()))
-        return JSONResponse(
-            {"error": "the account is locked after too many wrong passwords; try again later",
-             "locked_until": locked.until.isoformat(), "retry_after_s": wait},
-            status_code=423, headers={"Retry-After": str(wait)},
+        return error_response(
+            423, "the account is locked after too many wrong passwords; try again later",
+            headers={"Retry-After": str(wait)},
+            extra={"locked_until": locked.until.isoformat(), "retry_after_s": wait},
         )  # fmt: skip
     ttl = svc.users.token_ttl_s
     token = svc.signer.issue(user.role, user.username, unit_id=user.unit_id, ttl_s=ttl, level=user.level,
