@@ -5,6 +5,7 @@ another unit's assignment, a grid worker handles only their own reports, a displ
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ import orjson
 import pytest
 import websockets
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from PIL import Image
 from starlette.routing import Mount, Route, WebSocketRoute
 from websockets.exceptions import ConnectionClosed
 
@@ -145,6 +147,13 @@ def test_a_display_may_write_nothing() -> None:
     assert writes and all(R.DISPLAY not in MATRIX[k] for k in writes)
 
 
+def real_photo() -> bytes:
+    """A small real JPEG: uploads must decode as what they claim."""
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (120, 160, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
 async def report(center: Center, worker: httpx.AsyncClient) -> tuple[int, int]:
     """A grid report with a photo: (alert id, attachment id)."""
     reply = await worker.post("/api/v1/grid/events", json={
@@ -152,7 +161,7 @@ async def report(center: Center, worker: httpx.AsyncClient) -> tuple[int, int]:
         "grid_cell": "T1/C1/cell-1", "description": "a loose manhole cover"})  # fmt: skip
     assert reply.status_code == 202, reply.text
     alert_id: int = reply.json()["alert_id"]
-    photo = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01" + bytes(range(256))
+    photo = real_photo()
     upload = await worker.post(f"/api/v1/alerts/{alert_id}/attachments", content=photo,
                                headers={"Content-Type": "image/jpeg"})  # fmt: skip
     assert upload.status_code == 201, upload.text

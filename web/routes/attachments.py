@@ -14,6 +14,12 @@ from web.auth import ServicesDep, allow
 
 router = APIRouter(prefix="/api/v1", tags=["attachments"])
 UPLOAD_PATH_SUFFIX = "/attachments"  # the body limit leaves these uploads to their own limits
+# a stored file is only ever data: no sniffing another type, no scripts, no frames, private to caches
+DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, no-transform",
+}
 
 
 async def _may_touch(svc: Any, who: Principal, alert_id: int) -> None:
@@ -29,8 +35,9 @@ async def add_attachment(
                                             Role.CALL_TAKER))],
     filename: Annotated[str | None, Query(max_length=200), LINE] = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Attach a photo (JPEG, PNG, WebP up to 15 MiB) or video (MP4, QuickTime up to 100 MiB); the raw
-    file is the body, its type the Content-Type header."""
+    """Attach a photo (JPEG, PNG, WebP, HEIC/HEIF up to 15 MiB and 64 megapixels) or video (MP4,
+    QuickTime up to 100 MiB); the raw file is the body, its type the Content-Type header. The file must
+    decode as that type; the file name is kept as a safe base name only."""
     await _may_touch(svc, who, alert_id)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     attachment, event = await svc.attachments.add(
@@ -55,11 +62,13 @@ async def get_attachment(
     attachment_id: PathId, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER, Role.CALL_TAKER))],
 ) -> FileResponse:  # fmt: skip
-    """The file itself, with its checksum as the ETag."""
+    """The file itself, with its checksum as the ETag, as a download under a safe name; the browser is
+    told never to guess another type from the content, nor run anything in it."""
     attachment, reporter = await svc.attachments.get(attachment_id)
     if who.role is Role.GRID_WORKER and reporter != who.actor:
         raise HTTPException(403, "a grid worker may only read their own reports")
     return FileResponse(
         svc.attachments.path_of(attachment.sha256), media_type=attachment.content_type,
-        filename=attachment.filename, headers={"ETag": f'"{attachment.sha256}"'},
+        filename=attachment.download_name(), content_disposition_type="attachment",
+        headers={"ETag": f'"{attachment.sha256}"', **DOWNLOAD_HEADERS},
     )  # fmt: skip
