@@ -28,7 +28,6 @@ import pytest
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.control import current_build_context
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from center.runtime import Roles
@@ -36,8 +35,14 @@ from core.roles import Role
 from tests.conftest import SECRET, Center, Stores, center_settings, serving, wipe
 
 T = TypeVar("T")
-EXAMPLES, STEPS = 65, 200  # hypothesis ends some runs early: 11,000 to 12,600 steps in 2.5 to 3 minutes
-BUDGET_S = 190  # past it only hypothesis' final replay of a failure runs for real, the rest pass at once
+# A fixed amount of work, whatever the machine's speed: 65 runs of up to 200 steps. Hypothesis ends a
+# run early only when its choice buffer fills, so the total is 11,000 to 12,600 steps; it takes 2.5 to 3
+# minutes on an idle 2-core machine and about twice that on a loaded one. The trade-off: fewer steps would
+# keep the suite shorter but find fewer interleavings; 10,000 steps is the floor this test promises, and
+# its timeout is generous so that a slow machine only makes it slower, never failing.
+EXAMPLES, STEPS = 65, 200
+MIN_STEPS = 10_000
+TIMEOUT_S = 1500
 FLEET = 10
 ACTIVE = ["offered", "accepted", "en_route", "on_scene"]
 UNIT_STATUS_OF = {"accepted": "en_route", **{s: s for s in ("offered", "en_route", "on_scene")}}
@@ -232,7 +237,6 @@ class Env:
 
 class NoDoubleAssignment(RuleBasedStateMachine):
     env: ClassVar[Env]
-    deadline: ClassVar[float]
     runs: ClassVar[int] = 0
     steps: ClassVar[int] = 0
     failed: ClassVar[bool] = False
@@ -240,7 +244,6 @@ class NoDoubleAssignment(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         NoDoubleAssignment.runs += 1
-        self.idle = time.monotonic() > self.deadline and not current_build_context().is_final
         self.origin = (31.2350, 100.0 + 0.4 * (self.runs % 100))  # 40 km from the previous run's area
         self.units: list[int] = []
         self.homes: list[tuple[int, int]] = []
@@ -255,9 +258,7 @@ class NoDoubleAssignment(RuleBasedStateMachine):
         lat = self.origin[0] + y * 100 / 111_320
         return {"lat": lat, "lon": self.origin[1] + x * 100 / (111_320 * math.cos(math.radians(lat)))}
 
-    def step(self) -> Env | None:
-        if self.idle:
-            return None
+    def step(self) -> Env:
         NoDoubleAssignment.steps += 1
         self.count += 1
         return self.env
@@ -394,8 +395,6 @@ class NoDoubleAssignment(RuleBasedStateMachine):
 
     @invariant()
     def one_assignment_per_unit(self) -> None:
-        if self.idle:
-            return
         if problems := self.env.run(self.env.check(self.units)):
             story = self.env.run(self.env.story(problems))
             self.fail("invariant", "\n".join([*problems, "their last events:", *story]))
@@ -406,8 +405,6 @@ class NoDoubleAssignment(RuleBasedStateMachine):
     def teardown(self) -> None:
         """The stronger checks once the dispatchers are quiet; then the run stands down, so that the
         next one starts from nothing (a failed run may leave what cannot: a few rounds then)."""
-        if self.idle:
-            return
         env, failed, end = self.env, self.problem is not None, None
         try:
             if not failed:
@@ -437,10 +434,10 @@ def env(stores: Stores, tmp_path: Path) -> Iterator[Env]:
         env.close()
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(TIMEOUT_S)
 def test_no_unit_is_ever_on_two_active_assignments(env: Env) -> None:
     started = time.monotonic()
-    NoDoubleAssignment.env, NoDoubleAssignment.deadline = env, started + BUDGET_S
+    NoDoubleAssignment.env = env
     NoDoubleAssignment.runs = NoDoubleAssignment.steps = 0
     NoDoubleAssignment.failed = False
     run_state_machine_as_test(
@@ -458,4 +455,5 @@ def test_no_unit_is_ever_on_two_active_assignments(env: Env) -> None:
     env.run(env.settled([], [], env.run(env.db.fetchval("select array_agg(id) from units"))))
     took = time.monotonic() - started
     print(f"\n{NoDoubleAssignment.steps} steps in {NoDoubleAssignment.runs} runs, {took:.0f} s")
-    assert NoDoubleAssignment.steps >= 10_000, f"only {NoDoubleAssignment.steps} steps in {BUDGET_S} s"
+    # a count, not a rate: how long the steps took does not matter
+    assert NoDoubleAssignment.steps >= MIN_STEPS, f"hypothesis ran only {NoDoubleAssignment.steps} steps"
