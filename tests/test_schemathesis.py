@@ -45,7 +45,7 @@ class Tally:
     failures: list[str] = field(default_factory=list)
 
 
-def _fuzz(center: Center, spec: dict[str, Any], token: str, tally: Tally) -> None:
+def _fuzz(center: Center, spec: dict[str, Any], token: str, device: str, tally: Tally) -> None:
     """One pass over every operation, in this (worker) thread: the center's event loop keeps serving."""
     schema = schemathesis.openapi.from_dict(spec)
     headers = {"Authorization": f"Bearer {token}"}
@@ -53,21 +53,23 @@ def _fuzz(center: Center, spec: dict[str, Any], token: str, tally: Tally) -> Non
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            _fuzz_one(center.url, session, result.ok(), mode, headers, tally)
+            _fuzz_one(center.url, session, result.ok(), mode, headers, device, tally)
 
 
 def _fuzz_one(
     url: str, session: requests.Session, operation: APIOperation[Any, Any, Any, Any], mode: GenerationMode,
-    headers: dict[str, str], tally: Tally,
+    headers: dict[str, str], device: str, tally: Tally,
 ) -> None:  # fmt: skip
     """A few cases of one operation in one mode; each failure is recorded, none stops the run."""
     label = f"{operation.label} [{mode.value}]"
+    # the tracker protocol's credential is the device id: a real one, so that its fixes get parsed
+    query = {"id": device} if operation.path == "/api/v1/osmand" else None
 
     @hsettings(
         max_examples=EXAMPLES_PER_OPERATION, derandomize=True, database=None, deadline=None,
         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
     )  # fmt: skip
-    @given(case=operation.as_strategy(mode, headers=headers))
+    @given(case=operation.as_strategy(mode, headers=headers, query=query))
     def run(case: Case[Any]) -> None:
         response = case.call(base_url=url, session=session, timeout=15)
         tally.requests += 1
@@ -83,7 +85,7 @@ def _fuzz_one(
         run()
 
 
-async def _seed(center: Center) -> None:
+async def _seed(center: Center) -> str:
     """A little of everything, so that some generated ids find something."""
     async with center.client(Role.ADMIN) as client:
         for n in range(3):
@@ -97,18 +99,28 @@ async def _seed(center: Center) -> None:
                   "location": {"lat": 31.235, "lon": 121.475}},
         )  # fmt: skip
         assert reply.status_code == 202, reply.text
+        reply = await client.post(
+            "/api/v1/grid/events",
+            json={"category": "neighbour_dispute", "grid_cell": "T1/C1/G1",
+                  "location": {"lat": 31.236, "lon": 121.476}},
+        )  # fmt: skip
+        assert reply.status_code == 202, reply.text
+        reply = await client.post("/api/v1/units/1/tracker")
+        assert reply.status_code == 201, reply.text
+        device: str = reply.json()["device_id"]
+        return device
 
 
 @pytest.mark.timeout(600)
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(center: Center) -> None:
-    await _seed(center)
+    device = await _seed(center)
     async with center.client(None) as client:
         spec = (await client.get("/openapi.json")).json()
     started = time.monotonic()
     tallies = {}
     for role in (Role.ADMIN, Role.DISPATCHER):
         tallies[role] = tally = Tally()
-        await asyncio.to_thread(_fuzz, center, spec, center.token(role), tally)
+        await asyncio.to_thread(_fuzz, center, spec, center.token(role), device, tally)
     took = time.monotonic() - started
     total = sum(t.requests for t in tallies.values())
     server_errors = sum(n for t in tallies.values() for code, n in t.statuses.items() if code >= 500)

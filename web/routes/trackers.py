@@ -7,6 +7,7 @@ is no bearer token. Apps retry until they get a 200, so only a bad or unknown re
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
@@ -17,8 +18,28 @@ router = APIRouter(tags=["trackers"])
 DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
-@router.get("/api/v1/osmand", operation_id="osmand_get")
-@router.post("/api/v1/osmand", operation_id="osmand_post")
+def _query(name: str, kind: str, description: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": {"type": kind}}  # fmt: skip
+
+
+# read by hand (the apps differ in what they send), so declared here for the OpenAPI schema
+PARAMETERS = {"parameters": [
+    _query("id", "string", "the device id an admin issued (or `deviceid`)"),
+    _query("lat", "number", "WGS-84 latitude, within +-85.05112878", required=True),
+    _query("lon", "number", "WGS-84 longitude", required=True),
+    _query("timestamp", "string", "epoch seconds or milliseconds, or ISO 8601; default: now"),
+    _query("speed", "number", "knots, 0..400"),
+    _query("bearing", "number", "degrees, 0..360"),
+    _query("accuracy", "number", "metres, 0..100000"),
+    _query("altitude", "number", "accepted and not kept"),
+    _query("batt", "number", "accepted and not kept"),
+]}  # fmt: skip
+OK = {200: {"description": "the fix was taken; its verdict is in X-Fix-Verdict", "content": {}}}
+
+
+@router.get("/api/v1/osmand", operation_id="osmand_get", openapi_extra=PARAMETERS, responses=OK)
+@router.post("/api/v1/osmand", operation_id="osmand_post", openapi_extra=PARAMETERS, responses=OK)
 async def osmand(request: Request, svc: ServicesDep) -> Response:
     """One position: id, lat, lon, timestamp, speed (knots), bearing, altitude, accuracy, batt."""
     params = dict(request.query_params)  # the apps send the fields in the query string, also on POST
