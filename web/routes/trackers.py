@@ -35,7 +35,9 @@ PARAMETERS = {"parameters": [
     _query("altitude", "number", "accepted and not kept"),
     _query("batt", "number", "accepted and not kept"),
 ]}  # fmt: skip
-OK = {200: {"description": "the fix was taken; its verdict is in X-Fix-Verdict", "content": {}}}
+OK: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the fix was taken; its verdict is in X-Fix-Verdict"}
+}
 
 
 @router.get("/api/v1/osmand", operation_id="osmand_get", openapi_extra=PARAMETERS, responses=OK)
