@@ -121,7 +121,10 @@ def install(app: FastAPI) -> None:
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s: a store is unavailable: %s: %s", request.method, request.url.path,
                   type(exc).__name__, exc)  # fmt: skip
-        what = "Redis" if isinstance(exc, RedisError) else "PostgreSQL or Redis"
+        what = (
+            "Redis" if isinstance(exc, RedisError) else "PostgreSQL" if isinstance(exc, asyncpg.PostgresError)
+            else "PostgreSQL, Redis or the disk"  # an OS error: a refused connection, a timeout, a full disk
+        )  # fmt: skip
         return error_response(503, f"{what} is unavailable; try again shortly",
                               headers={"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
 
