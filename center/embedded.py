@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from center.server_watch import ServerWatch
+
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
@@ -115,10 +117,26 @@ class _Server:
         self._proc: subprocess.Popen[bytes] | None = None
         self._user: _User = None
         self._env = dict(os.environ)
+        self._logs: Path | None = None
         self.url = ""
 
     def _running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def exit_code(self) -> int | None:
+        """The exit code of a server that died on its own (and is reaped by asking); None while it
+        runs or after :meth:`stop`."""
+        proc = self._proc
+        return None if proc is None else proc.poll()
+
+    def pid(self) -> int:
+        """The running server's process id."""
+        if self._proc is None:
+            raise RuntimeError(f"{type(self).__name__} is not running")
+        return self._proc.pid
+
+    def log_tail(self) -> str:
+        return _tail(self._logs) if self._logs else ""
 
     def _launch(
         self, argv_for: Callable[[int], list[str]], ready: Callable[[int, int], bool], logs: Path
@@ -126,11 +144,13 @@ class _Server:
         """Spawn on the given port, or on a free one with a retry if another process grabs it first."""
         for _attempt in range(3 if self._port is None else 1):
             port = self._port or _free_port()
+            self._logs = logs
             proc = _spawn(argv_for(port), logs, self._env, self._user, self._death_signal)
             deadline = time.monotonic() + 120
             while proc.poll() is None:
                 if ready(proc.pid, port):
                     self._proc = proc
+                    self._port = port  # a restart after a crash comes back where clients look
                     return port
                 if time.monotonic() > deadline:
                     _terminate(proc, self._stop_steps)
@@ -172,6 +192,7 @@ def _ping(_pid: int, port: int) -> bool:
 class EmbeddedRedis(_Server):
     """A Valkey server with AOF persistence under ``data_dir/valkey``."""
 
+    name = "valkey"
     _death_signal = signal.SIGTERM
     _stop_steps = ((signal.SIGTERM, 30.0),)  # like SHUTDOWN: Valkey fsyncs the AOF, then exits
 
@@ -314,6 +335,7 @@ def _prune_orphans(clusters: Path) -> None:
 class EmbeddedPostgres(_Server):
     """A PostgreSQL cluster for ``data_dir/postgres`` (or the place its marker file names)."""
 
+    name = "postgresql"
     _death_signal = signal.SIGINT  # PostgreSQL's fast shutdown
     _stop_steps = ((signal.SIGINT, 30.0), (signal.SIGQUIT, 5.0))  # fast shutdown, then immediate
 
@@ -418,16 +440,20 @@ class EmbeddedServers:
     def __init__(self, data_dir: Path, database: str = "dispatch") -> None:
         self.redis = EmbeddedRedis(data_dir)
         self.postgres = EmbeddedPostgres(data_dir, database=database)
+        self.watch = ServerWatch([self.redis, self.postgres])
 
     def __enter__(self) -> tuple[str, str]:
         redis_url = self.redis.start()
         try:
-            return redis_url, self.postgres.start()
+            urls = redis_url, self.postgres.start()
         except BaseException:
             self.redis.stop()
             raise
+        self.watch.start()
+        return urls
 
     def __exit__(self, *exc_info: object) -> None:
+        self.watch.stop()  # first, so that stopping is not taken for a crash
         try:
             self.postgres.stop()
         finally:

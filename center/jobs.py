@@ -17,6 +17,7 @@ from alerts.casebook import CaseBook
 from alerts.queue import AlertQueue
 from alerts.reconciler import requeue_unhandled
 from center.settings import Settings
+from center.supervision import Failures
 from core.errors import DomainError
 from core.feed import Feed
 from dispatch.lifecycle import Lifecycle
@@ -40,14 +41,25 @@ class Parts:
     pending: PendingList
     cases: CaseBook
     rebuild_live: Job  # writes the live index again when Redis lost it
+    repair_live: Job  # writes again units whose live status drifted from PostgreSQL
+    failures: Failures
 
 
-def _guarded(name: str, work: Job) -> Callable[[], Awaitable[None]]:
+def _guarded(name: str, work: Job, failures: Failures) -> Callable[[], Awaitable[None]]:
+    """The job, never raising: a failure is logged and listed as down (``/readyz``) until the job
+    next succeeds."""
+
     async def run() -> None:
         try:
             await work()
-        except (RedisError, OSError, asyncpg.PostgresError, DomainError):
+        except (RedisError, OSError, asyncpg.PostgresError, DomainError) as exc:
             log.warning("job %s could not run; it runs again next time", name, exc_info=True)
+            failures.down(f"job {name}", f"could not run: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            log.exception("job %s crashed; it runs again next time", name)
+            failures.down(f"job {name}", f"crashed: {type(exc).__name__}: {exc}")
+        else:
+            failures.up(f"job {name}")
 
     return run
 
@@ -57,7 +69,7 @@ def reconcile(parts: Parts, older_than_s: float) -> Callable[[], Awaitable[None]
         await parts.rebuild_live()
         await requeue_unhandled(parts.pool, parts.queue, older_than_s)
 
-    return _guarded("reconcile", run)
+    return _guarded("reconcile", run, parts.failures)
 
 
 def schedule(parts: Parts, settings: Settings) -> AsyncIOScheduler:
@@ -77,9 +89,14 @@ def schedule(parts: Parts, settings: Settings) -> AsyncIOScheduler:
         ("pending-sweep", parts.pending.sweep, settings.pending_sweep_every_s, now),
         ("case-deadlines", case_deadlines, settings.case_check_every_s, now),
         ("prune-history", prune_history, 3600.0, now),
-        ("reconcile", reconcile(parts, settings.requeue_after_s), settings.reconcile_every_s, None),
+        ("live-repair", parts.repair_live, settings.live_repair_every_s, None),
     ]
     for name, work, every_s, first in jobs:
-        scheduler.add_job(_guarded(name, work), "interval", seconds=every_s, id=name, max_instances=1,
-                          coalesce=True, **({"next_run_time": first} if first else {}))  # fmt: skip
+        scheduler.add_job(_guarded(name, work, parts.failures), "interval", seconds=every_s, id=name,
+                          name=name, max_instances=1, coalesce=True,
+                          **({"next_run_time": first} if first else {}))  # fmt: skip
+    # the reconciler is wrapped already
+    scheduler.add_job(reconcile(parts, settings.requeue_after_s), "interval", id="reconcile",
+                      name="reconcile", seconds=settings.reconcile_every_s, max_instances=1,
+                      coalesce=True)  # fmt: skip
     return scheduler

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -24,7 +24,9 @@ from alerts.workdays import load_calendar, warn_missing_years
 from center import jobs, migrations
 from center.connections import open_pool, open_redis
 from center.jobs import Parts
+from center.server_watch import problems as embedded_problems
 from center.settings import Settings
+from center.supervision import Failures, Tasks
 from core.feed import Feed
 from core.tokens import TokenSigner
 from dispatch.dispatcher import Dispatcher
@@ -37,7 +39,8 @@ from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
 from units.kinds import load_kinds
 from units.live import LiveIndex
-from units.positions import PositionService
+from units.positions import FixWindow, PositionService
+from units.repair import LiveRepair
 from units.roster import Roster
 from units.status import UnitStatus, dispatchable
 from web.services import Services
@@ -45,7 +48,6 @@ from web.users import UserStore
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_S = 5.0
 LIVE_MARKER = "{units}:built"
 
 
@@ -56,47 +58,6 @@ class Roles:
     api: bool = True
     dispatch: bool = True
     scheduler: bool = True
-
-
-class Tasks:
-    """Named background tasks with a shutdown policy: cancel, wait up to a deadline, log what hung."""
-
-    def __init__(self) -> None:
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._stopped = False
-
-    def start(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
-        async def guarded() -> None:
-            try:
-                await work()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background task %s crashed", name)
-                raise
-
-        self._tasks[name] = asyncio.create_task(guarded(), name=name)
-
-    async def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        if not self._tasks:
-            return
-        # cancel again until each has stopped: a cancellation can be lost (on Python 3.11 an
-        # asyncio.timeout expiring at the same moment turns it into a TimeoutError, which a task that
-        # retries on errors survives), and a task must never outlive the pools it uses
-        pending = set(self._tasks.values())
-        deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE_S
-        while pending and asyncio.get_running_loop().time() < deadline:
-            for task in pending:
-                task.cancel()
-            _, pending = await asyncio.wait(pending, timeout=0.5)
-        for task in pending:
-            log.error("task %s did not stop within %.0f s", task.get_name(), SHUTDOWN_GRACE_S)
-        for task in self._tasks.values():
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                log.error("task %s had ended with %r", task.get_name(), task.exception())
 
 
 def without_confirmation(catalogue: Catalogue) -> Catalogue:
@@ -116,8 +77,9 @@ async def rebuild_live_if_lost(redis: Any, roster: Roster) -> bool:
     return True
 
 
-async def readiness(pool: asyncpg.Pool, redis: Any) -> dict[str, str]:
-    checks: dict[str, str] = {}
+async def readiness(pool: asyncpg.Pool, redis: Any, failures: Failures) -> dict[str, str]:
+    """Each store, and each background task, job or embedded server that is down now: "ok" or why."""
+    checks: dict[str, str] = {**failures.current(), **embedded_problems()}
     try:
         await asyncio.wait_for(redis.ping(), 2)
         checks["redis"] = "ok"
@@ -160,7 +122,8 @@ async def running_center(
         queue = AlertQueue(redis)
         await queue.ensure_groups()
         roster = Roster(pool, live, kinds)
-        positions = PositionService(pool, live)
+        window = FixWindow(settings.fix_max_ahead_s, settings.fix_max_age_s)
+        positions = PositionService(pool, live, window=window)
         stack.push_async_callback(positions.close)
         travel = StraightLineTravel({k: v.speed_kmh for k, v in kinds.items()})
         cases = CaseBook(pool, catalogue, calendar, clock)
@@ -171,6 +134,7 @@ async def running_center(
         await rebuild_live_if_lost(redis, roster)
 
         tasks = Tasks()
+        repair = LiveRepair(pool, live)
         stack.push_async_callback(tasks.stop)
         tasks.start("positions-flush", positions.run)
         tasks.start("positions-broadcast", lambda: positions.broadcast(feed, settings.screen_tick_s))
@@ -182,7 +146,8 @@ async def running_center(
                 tasks.start(f"dispatcher-{i}", worker.run)
         if roles.scheduler:
             parts = Parts(pool, queue, feed, lifecycle, pending, cases,
-                          lambda: rebuild_live_if_lost(redis, roster))  # fmt: skip
+                          lambda: rebuild_live_if_lost(redis, roster), repair.run_once,
+                          tasks.failures)  # fmt: skip
             scheduler = jobs.schedule(parts, settings)
             scheduler.start()
             stack.callback(lambda: scheduler.shutdown(wait=False))
@@ -190,7 +155,7 @@ async def running_center(
             tasks.start("reconcile-at-start", jobs.reconcile(parts, 0.0))
 
         async def ready() -> dict[str, Any]:
-            return await readiness(pool, redis)
+            return await readiness(pool, redis, tasks.failures)
 
         yield Services(
             pool=pool, redis=redis, signer=TokenSigner(settings.secret(), settings.token_ttl_s),

@@ -40,7 +40,14 @@ class Settings(BaseSettings):
     reconcile_every_s: float = Field(10.0, gt=0)
     # an alert not handled this long after acceptance is queued again by the reconciler
     requeue_after_s: float = Field(15.0, gt=0)
+    # how often units whose status in Redis drifted from PostgreSQL are looked for (and written again
+    # when seen twice in a row)
+    live_repair_every_s: float = Field(15.0, gt=0)
 
+    # a position fix is refused when its time is further ahead of the center's clock (a phone with a
+    # wrong clock) or further behind it than this; a replay's accelerated clock widens the first
+    fix_max_ahead_s: float = Field(300.0, gt=0, le=10 * 365 * 86400)
+    fix_max_age_s: float = Field(86400.0, gt=0, le=365 * 86400)
     # position updates reach screens coalesced, once per tick
     screen_tick_s: float = Field(1.0, gt=0)
     # how often offer deadlines are checked, and waiting incidents swept for units together

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+from redis.exceptions import RedisError
 
 from alerts import incidents
 from alerts.casebook import CaseBook
@@ -23,6 +24,7 @@ from alerts.catalogue import Catalogue, PlanItem
 from alerts.incidents import UNSERVED, IncidentStatus
 from alerts.queue import QueuedAlert
 from core import eventlog
+from core.db import Conn, Queryable
 from core.errors import Conflict, NotFound
 from core.eventlog import Event
 from core.feed import Feed
@@ -66,51 +68,75 @@ class Dispatcher:
     # -- from the queue ---------------------------------------------------------------------------
 
     async def handle(self, item: QueuedAlert, actor: str = "system:dispatcher") -> Outcome | None:
-        """Handle one queued alert; a second call for the same alert does nothing."""
-        case_events: list[Event] = []
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "select handled_at, incident_id, category from alerts where id = $1 for update", item.alert_id
-            )
-            if row is None or row["handled_at"] is not None:
-                return None
-            await conn.execute("update alerts set handled_at = now() where id = $1", item.alert_id)
-            incident = await incidents.get(conn, row["incident_id"])
-            fresh = incident.status is IncidentStatus.RECEIVED
-            if fresh and self.cases is not None and self.catalogue.get(row["category"]).opens_case:
-                # a non-emergency grid report: a case on the escalation ladder, not a dispatch
-                case_events = await self.cases.open_in(conn, item.alert_id, incident.id, actor)
-        if case_events:
-            await self.feed.publish(case_events)
-            return None
-        if not fresh:
-            return None  # a related alert joined an incident that is already being handled
-        return await self.serve(incident.id, actor, incident)
+        """Handle one queued alert in one transaction: the alert is marked handled in the same commit
+        as the offers, the waiting state or the grid case it led to. A dispatcher killed half way
+        leaves the alert unhandled, and its queue entry (or the reconciler) brings it back; the row
+        lock on the alert makes a second handler of the same alert wait for the first to commit."""
+        outcome: Outcome | None = None
+        events: list[Event] = []
+        claims: list[Ranked] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(
+                    "select handled_at, incident_id, category from alerts where id = $1 for update",
+                    item.alert_id,
+                )  # fmt: skip
+                if row is None or row["handled_at"] is not None:
+                    return None
+                incident = await incidents.get(conn, row["incident_id"])
+                if incident.status is IncidentStatus.RECEIVED:  # else a related alert joined a handled one
+                    if self.cases is not None and self.catalogue.get(row["category"]).opens_case:
+                        # a non-emergency grid report: a case on the escalation ladder, not a dispatch
+                        events = await self.cases.open_in(conn, item.alert_id, incident.id, actor)
+                    else:
+                        outcome, events = await self._serve_in(conn, incident, actor, claims)
+                await conn.execute("update alerts set handled_at = now() where id = $1", item.alert_id)
+        except BaseException:
+            await self._release(claims)  # nothing committed: the claims in Redis go back
+            raise
+        await self.feed.publish(events)
+        return outcome
 
-    async def serve(self, incident_id: int, actor: str, known: incidents.Incident | None = None) -> Outcome:
+    async def serve(self, incident_id: int, actor: str) -> Outcome:
         """Recommend for an unserved incident; offer automatically where its category says so."""
-        incident = known or await incidents.get(self.pool, incident_id)
+        claims: list[Ranked] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                incident = await incidents.get(conn, incident_id, lock=True)
+                outcome, events = await self._serve_in(conn, incident, actor, claims)
+        except BaseException:
+            await self._release(claims)
+            raise
+        await self.feed.publish(events)
+        return outcome
+
+    async def _serve_in(
+        self, conn: Conn, incident: incidents.Incident, actor: str, claims: list[Ranked]
+    ) -> tuple[Outcome, list[Event]]:
         category = self.catalogue.get(incident.category)
-        rec = await self.recommendation(incident_id, known=incident)
+        rec = await self.recommendation(incident.id, known=incident, db=conn)
         if not category.auto_dispatch:
-            await self.set_waiting(incident_id, IncidentStatus.AWAITING_CONFIRMATION, rec, actor)
-            return Outcome(incident_id, (), rec)
-        offered = await self.offer_picks(incident_id, rec.picks, actor)
+            waiting = IncidentStatus.AWAITING_CONFIRMATION
+            return Outcome(incident.id, (), rec), [
+                await self._set_waiting_in(conn, incident.id, waiting, rec, actor)
+            ]
+        offered, events = await self._offer_picks_in(conn, incident.id, rec.picks, actor, claims)
         if not offered:
-            await self.set_waiting(incident_id, IncidentStatus.PENDING, rec, actor)
-        return Outcome(incident_id, tuple(offered), rec)
+            events.append(await self._set_waiting_in(conn, incident.id, IncidentStatus.PENDING, rec, actor))
+        return Outcome(incident.id, tuple(offered), rec), events
 
     async def recommendation(
         self, incident_id: int, exclude: Sequence[int] = (), remaining: bool = False,
-        known: incidents.Incident | None = None,
+        known: incidents.Incident | None = None, db: Queryable | None = None,
     ) -> Recommendation:  # fmt: skip
         """The units to send. ``remaining``: only for what the plan still lacks, given the units already
         on the incident, and never a unit that declined it or let its offer time out. ``known``: the
-        incident, already read by the caller."""
-        incident = known or await incidents.get(self.pool, incident_id)
+        incident, already read by the caller; ``db``: the caller's transaction, if it has one."""
+        db = db or self.pool
+        incident = known or await incidents.get(db, incident_id)
         plan: Sequence[PlanItem] = self.catalogue.get(incident.category).plan
         if remaining:
-            plan, busy = await self._still_needed(incident_id, plan)
+            plan, busy = await self._still_needed(db, incident_id, plan)
             exclude = [*exclude, *busy]
         candidates = await self.candidates(
             {k for item in plan for k in item.kinds}, incident.lat, incident.lon,
@@ -120,10 +146,10 @@ class Dispatcher:
         return recommend(scene, plan, candidates, self.travel)
 
     async def _still_needed(
-        self, incident_id: int, plan: Sequence[PlanItem]
+        self, db: Queryable, incident_id: int, plan: Sequence[PlanItem]
     ) -> tuple[list[PlanItem], set[int]]:
         """The plan less the units already on the incident; and the units not to ask again."""
-        rows = await self.pool.fetch(
+        rows = await db.fetch(
             """select a.unit_id, a.status, u.kind from assignments a join units u on u.id = a.unit_id
                where a.incident_id = $1""",
             incident_id,
@@ -164,33 +190,67 @@ class Dispatcher:
         return found
 
     async def offer_picks(self, incident_id: int, picks: Sequence[Ranked], actor: str) -> list[Assignment]:
-        """Offer each pick; a unit lost to a race is replaced by the next best candidate."""
+        """Offer each pick, in one transaction; a unit lost to a race is replaced by the next best."""
+        claims: list[Ranked] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                offered, events = await self._offer_picks_in(conn, incident_id, picks, actor, claims)
+        except BaseException:
+            await self._release(claims)
+            raise
+        await self.feed.publish(events)
+        return offered
+
+    async def _offer_picks_in(
+        self, conn: Conn, incident_id: int, picks: Sequence[Ranked], actor: str, claims: list[Ranked]
+    ) -> tuple[list[Assignment], list[Event]]:
         offered: list[Assignment] = []
+        events: list[Event] = []
         tried: set[int] = set()
         wanted = list(picks)
         for _ in range(_CLAIM_ATTEMPTS):
             lost = 0
             for pick in wanted:
                 tried.add(pick.unit_id)
-                assignment = await self.offer(incident_id, pick, actor)
-                if assignment is None:
+                done = await self._offer_in(conn, incident_id, pick, actor, claims)
+                if done is None:
                     lost += 1
                 else:
-                    offered.append(assignment)
+                    offered.append(done[0])
+                    events += done[1]
             if not lost:
                 break
-            # what is still missing, now that the won claims are on the incident
-            wanted = list((await self.recommendation(incident_id, sorted(tried), remaining=True)).picks)
+            # what is still missing, now that the won claims are on the incident (in this transaction)
+            rec = await self.recommendation(incident_id, sorted(tried), remaining=True, db=conn)
+            wanted = list(rec.picks)
             if not wanted:
                 break
-        return offered
+        return offered, events
 
     async def offer(self, incident_id: int, pick: Ranked, actor: str) -> Assignment | None:
         """Claim one unit for one incident; None when another dispatcher got it first."""
-        if not await self.live.claim(pick.unit_id, pick.kind):
-            return None
+        claims: list[Ranked] = []
         try:
             async with self.pool.acquire() as conn, conn.transaction():
+                done = await self._offer_in(conn, incident_id, pick, actor, claims)
+        except BaseException:
+            await self._release(claims)
+            raise
+        if done is None:
+            return None
+        await self.feed.publish(done[1])
+        return done[0]
+
+    async def _offer_in(
+        self, conn: Conn, incident_id: int, pick: Ranked, actor: str, claims: list[Ranked]
+    ) -> tuple[Assignment, list[Event]] | None:
+        """The offer inside the caller's transaction (a savepoint of its own): the claim in Redis
+        first, then the records; a refused claim leaves the transaction as it was."""
+        if not await self.live.claim(pick.unit_id, pick.kind):
+            return None
+        claims.append(pick)
+        try:
+            async with conn.transaction():
                 incident = await incidents.get(conn, incident_id, lock=True)
                 if incident.status is IncidentStatus.CLOSED:
                     raise Conflict(f"incident {incident_id} is closed", incident_id=incident_id)
@@ -226,10 +286,19 @@ class Dispatcher:
             # a lost claim, whatever the cause (another dispatcher was first, the unit changed, the
             # incident was closed meanwhile): the unit goes back to what PostgreSQL says it is
             log.info("claim of unit %s for incident %s refused: %s", pick.unit_id, incident_id, exc)
+            claims.remove(pick)
             await self._resync_unit(pick.unit_id)
             return None
-        await self.feed.publish([unit_event, offer_event])
-        return assignment
+        return assignment, [unit_event, offer_event]
+
+    async def _release(self, claims: Sequence[Ranked]) -> None:
+        """Claims whose records were rolled back: each unit goes back to what PostgreSQL says. If this
+        fails too (or the process dies first), the live repair job finds the unit."""
+        for pick in claims:
+            try:
+                await self._resync_unit(pick.unit_id)
+            except (asyncpg.PostgresError, RedisError, OSError):
+                log.warning("unit %s stays claimed in Redis until the live repair", pick.unit_id)
 
     async def send(
         self, incident_id: int, unit_ids: Sequence[int], actor: str
@@ -268,18 +337,23 @@ class Dispatcher:
     async def set_waiting(
         self, incident_id: int, status: IncidentStatus, rec: Recommendation, actor: str
     ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            event = await self._set_waiting_in(conn, incident_id, status, rec, actor)
+        await self.feed.publish([event])
+
+    async def _set_waiting_in(
+        self, conn: Conn, incident_id: int, status: IncidentStatus, rec: Recommendation, actor: str
+    ) -> Event:
         shortfall = [
             {"requirement": s.requirement, "kinds": list(s.kinds), "missing": s.missing, "code": s.code.value}
             for s in rec.shortfalls
         ]
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "update incidents set status = $2, shortfall = $3 where id = $1 and status = any($4::text[])",
-                incident_id, status.value, shortfall, [s.value for s in UNSERVED],
-            )  # fmt: skip
-            event = await eventlog.append(
-                conn, f"incident.{status.value}", actor, incident_id=incident_id,
-                data={"status": status.value, "shortfall": shortfall,
-                      "recommended": [p.unit_id for p in rec.picks]},
-            )  # fmt: skip
-        await self.feed.publish([event])
+        await conn.execute(
+            "update incidents set status = $2, shortfall = $3 where id = $1 and status = any($4::text[])",
+            incident_id, status.value, shortfall, [s.value for s in UNSERVED],
+        )  # fmt: skip
+        return await eventlog.append(
+            conn, f"incident.{status.value}", actor, incident_id=incident_id,
+            data={"status": status.value, "shortfall": shortfall,
+                  "recommended": [p.unit_id for p in rec.picks]},
+        )  # fmt: skip

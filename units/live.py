@@ -7,6 +7,8 @@ which is what lets one script touch a unit and its index together.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,24 +62,27 @@ return {1, ARGV[1]}
 """
 
 # A batch of position fixes in one call. KEYS: the units' hashes, one per fix, in order. ARGV: the
-# number n of dispatchable statuses, those statuses, then 6 values per fix: lat, lon, fix time (epoch
-# s), accuracy, speed, heading. One verdict per fix: 'ok', 'old' (not newer than the last one),
-# 'suspect' (faster than the unit's kind can move) or 'unknown' (no such unit). The index key is
+# number n of dispatchable statuses, those statuses, the ceiling (a stored fix time above it came from a
+# wrong clock before fix times were bounded, and counts as no fix), then 6 values per fix: lat, lon,
+# fix time (epoch s), accuracy, speed, heading. One verdict per fix: 'ok', 'old' (not newer than the
+# last one), 'suspect' (faster than the unit's kind can move) or 'unknown' (no such unit). The index key is
 # derived from the unit's kind; it shares the {units} hash tag, so it lives in the same cluster slot.
 _FIXES = """
 local n = tonumber(ARGV[1])
 local indexed = {}
 for i = 2, n + 1 do indexed[ARGV[i]] = true end
+local ceiling = tonumber(ARGV[n + 2])
 local verdicts = {}
 local r = math.rad
 for k = 1, #KEYS do
   local key = KEYS[k]
-  local a = n + 2 + (k - 1) * 6
+  local a = n + 3 + (k - 1) * 6
   local kind = redis.call('HGET', key, 'kind')
   if not kind then
     verdicts[k] = 'unknown'
   else
     local last = tonumber(redis.call('HGET', key, 'fix_at') or '0')
+    if last > ceiling then last = 0 end
     local t = tonumber(ARGV[a + 2])
     if t <= last then
       verdicts[k] = 'old'
@@ -176,6 +181,16 @@ def _float(value: bytes | None) -> float | None:
     return float(value) if value not in (None, b"") else None
 
 
+# A stored fix time further ahead than this came from a wrong clock before fix times were bounded: it
+# is read as no time at all rather than one that no calendar can show.
+_TRUSTED_AHEAD_S = 3600.0
+
+
+def _fix_time(value: bytes | None) -> float | None:
+    at = _float(value)
+    return at if at is not None and math.isfinite(at) and at < time.time() + _TRUSTED_AHEAD_S else None
+
+
 class LiveIndex:
     def __init__(
         self, redis: aioredis.Redis, dispatchable_statuses: Iterable[str],
@@ -245,16 +260,24 @@ class LiveIndex:
         ok, _ = await self.set_status(unit_id, kind, status, expect=self._dispatchable)
         return ok
 
-    async def record_fixes(self, fixes: Sequence[Fix]) -> list[str]:
-        """Apply fixes in one script call; one verdict per fix: ok, old, suspect or unknown."""
+    async def record_fixes(self, fixes: Sequence[Fix], ceiling: float) -> list[str]:
+        """Apply fixes in one script call; one verdict per fix: ok, old, suspect or unknown. A stored
+        fix time above ``ceiling`` is not trusted as the last fix."""
         if not fixes:
             return []
-        args: list[str | float] = [len(self._dispatchable), *self._dispatchable]
+        args: list[str | float] = [len(self._dispatchable), *self._dispatchable, repr(ceiling)]
         for f in fixes:
             args += [repr(f.lat), repr(f.lon), repr(f.at), _opt(f.accuracy_m), _opt(f.speed_mps),
                      _opt(f.heading)]  # fmt: skip
         replies = await self._fixes(keys=[unit_key(f.unit_id) for f in fixes], args=args)
         return [r.decode() if isinstance(r, bytes) else str(r) for r in replies]
+
+    async def statuses(self, unit_ids: Sequence[int]) -> dict[int, str | None]:
+        """Each unit's status as Redis holds it (None: Redis does not know the unit)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for unit_id in unit_ids:
+            pipe.hget(unit_key(unit_id), "status")
+        return {u: _text(v) for u, v in zip(unit_ids, await pipe.execute(), strict=True)}
 
     async def get(self, unit_ids: Sequence[int]) -> dict[int, LiveUnit]:
         pipe = self._redis.pipeline(transaction=False)
@@ -275,7 +298,7 @@ class LiveIndex:
                 capabilities=frozenset(c for c in caps if c),
                 lat=_float(h.get(b"lat")),
                 lon=_float(h.get(b"lon")),
-                fix_at=_float(h.get(b"fix_at")),
+                fix_at=_fix_time(h.get(b"fix_at")),
                 suspect=h.get(b"suspect") == b"1",
             )
         return found

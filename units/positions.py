@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,25 +14,70 @@ from datetime import UTC, datetime
 import asyncpg
 from redis.exceptions import RedisError
 
+from core.errors import Invalid
 from core.feed import UNITS_MOVED, Feed
 from units.live import Fix, LiveIndex
 
 log = logging.getLogger(__name__)
 
 
+# A phone's clock may run a little fast; a fix from further ahead is a wrong clock, and taking it would
+# make every later real fix look older than it (the unit would freeze on the map).
+MAX_AHEAD_S = 300.0
+# An older fix is refused: it cannot be the unit's position, and history that old is not a live report.
+MAX_AGE_S = 24 * 3600.0
+
+REFUSED_TIMES = frozenset({"future", "too_old"})
+
+
 @dataclass(frozen=True, slots=True)
 class FixVerdict:
     unit_id: int
-    verdict: str  # ok, old (older or repeated, ignored), suspect (implausible jump), unknown (no such unit)
+    # ok, old (older or repeated, ignored), suspect (implausible jump), unknown (no such unit), future
+    # (too far ahead of the center's clock), too_old (too far behind it); the last two are refused
+    # before anything is recorded
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class FixWindow:
+    """How far a fix time may be ahead of the center's clock, and how far behind it."""
+
+    ahead_s: float = MAX_AHEAD_S
+    behind_s: float = MAX_AGE_S
+
+    def verdict(self, at: float, now: float) -> str | None:
+        """Why a fix time is refused, or None when it is within the window around ``now``."""
+        if not math.isfinite(at) or at > now + self.ahead_s:
+            return "future"
+        if at < now - self.behind_s:
+            return "too_old"
+        return None
+
+    def refuse(self, fix: Fix, now: float) -> None:
+        """Raise the field error for a fix time outside the window (single fixes: HTTP, socket)."""
+        verdict = self.verdict(fix.at, now)
+        if verdict == "future":
+            raise Invalid(
+                f"fix time is more than {self.ahead_s:.0f} s ahead of the center's clock", field="at",
+                verdict=verdict, center_time=now,
+            )  # fmt: skip
+        if verdict == "too_old":
+            raise Invalid(
+                f"fix time is more than {self.behind_s:.0f} s old", field="at", verdict=verdict,
+                center_time=now,
+            )  # fmt: skip
 
 
 class PositionService:
     """Takes fixes from any entry point (HTTP, batch, socket) and remembers them."""
 
     def __init__(
-        self, pool: asyncpg.Pool, live: LiveIndex, flush_every_s: float = 1.0, gather_s: float = 0.002
-    ) -> None:
+        self, pool: asyncpg.Pool, live: LiveIndex, flush_every_s: float = 1.0, gather_s: float = 0.002,
+        window: FixWindow = FixWindow(),
+    ) -> None:  # fmt: skip
         self._pool = pool
+        self.window = window
         self._live = live
         self._flush_every_s = flush_every_s
         self._pending: list[tuple[Fix, bool]] = []
@@ -43,7 +89,12 @@ class PositionService:
         self.moved: dict[int, Fix] = {}
 
     async def report(self, fixes: Sequence[Fix]) -> list[FixVerdict]:
-        verdicts = await self._live.record_fixes(fixes)
+        """Apply fixes; one verdict each. A fix time outside the window is refused (never recorded)."""
+        now = time.time()
+        refused = [self.window.verdict(f.at, now) for f in fixes]
+        taken = [f for f, r in zip(fixes, refused, strict=True) if r is None]
+        recorded = iter(await self._live.record_fixes(taken, ceiling=now + self.window.ahead_s))
+        verdicts = [r if r is not None else next(recorded) for r in refused]
         for fix, verdict in zip(fixes, verdicts, strict=True):
             if verdict in ("ok", "suspect"):
                 self._pending.append((fix, verdict == "suspect"))
@@ -51,9 +102,17 @@ class PositionService:
                 self.moved[fix.unit_id] = fix
         return [FixVerdict(f.unit_id, v) for f, v in zip(fixes, verdicts, strict=True)]
 
+    async def report_strict(self, fix: Fix) -> FixVerdict:
+        """One fix from one client that hears the answer: a refused time is an error naming ``at``."""
+        self.window.refuse(fix, time.time())
+        [verdict] = await self.report([fix])
+        return verdict
+
     async def report_one(self, fix: Fix) -> FixVerdict:
         """One fix from one of many sockets: fixes arriving within a couple of milliseconds go to Redis
-        together in one script call, which is what lets thousands of unit sockets report at once."""
+        together in one script call, which is what lets thousands of unit sockets report at once. A
+        refused time raises :class:`Invalid` naming ``at``."""
+        self.window.refuse(fix, time.time())
         done: asyncio.Future[FixVerdict] = asyncio.get_running_loop().create_future()
         self._gathering.append((fix, done))
         if len(self._gathering) == 1:  # the first of a batch sends it, in a task of its own so that a

@@ -104,7 +104,7 @@ async def put_location(
 ) -> dict[str, Any]:  # fmt: skip
     """A unit reports where it is. Older or repeated fixes are ignored; implausible jumps flagged."""
     _own(who, unit_id)
-    [verdict] = await svc.positions.report([body.fix(unit_id)])
+    verdict = await svc.positions.report_strict(body.fix(unit_id))
     if verdict.verdict == "unknown":
         raise HTTPException(404, f"no unit {unit_id}")
     return {"unit_id": unit_id, "verdict": verdict.verdict}
