@@ -109,6 +109,7 @@ def _spawn(
 class _Server:
     """Process bookkeeping shared by both servers."""
 
+    name: str  # in logs and on /readyz
     _death_signal: signal.Signals  # what the server gets if we die without stopping it
     _stop_steps: tuple[tuple[signal.Signals, float], ...]  # polite signals, each with its grace period
 
