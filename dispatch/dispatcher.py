@@ -30,7 +30,7 @@ from core.eventlog import Event
 from core.feed import Feed
 from core.geo import haversine_m
 from dispatch.assignments import ACTIVE, REFUSED, Assignment, AssignmentStatus
-from dispatch.recommend import Candidate, Ranked, Reason, Recommendation, Scene, recommend
+from dispatch.recommend import Candidate, Ranked, Reason, Recommendation, Scene, ShortfallCode, recommend
 from dispatch.travel import TravelModel
 from units.kinds import UnitKind
 from units.live import LiveIndex
@@ -96,6 +96,34 @@ class Dispatcher:
             raise
         await self.feed.publish(events)
         return outcome
+
+    async def give_up(self, item: QueuedAlert, reason: str, actor: str = "system:dispatcher") -> None:
+        """An alert that cannot be dispatched (its handling keeps failing): handled, and its incident
+        waits on the pending list with the reason, which the console shows as an alarm, instead of
+        waiting silently in 'received'."""
+        shortfall: list[dict[str, Any]] = [{"requirement": None, "kinds": [], "missing": 0,
+                      "code": ShortfallCode.CANNOT_DISPATCH.value, "reason": reason[:500]}]  # fmt: skip
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "select handled_at, incident_id from alerts where id = $1 for update", item.alert_id
+            )
+            if row is None or row["handled_at"] is not None:
+                return
+            await conn.execute("update alerts set handled_at = now() where id = $1", item.alert_id)
+            changed = await conn.fetchval(
+                """update incidents set status = $2, shortfall = $3
+                   where id = $1 and status = any($4::text[]) returning id""",
+                row["incident_id"], IncidentStatus.PENDING.value, shortfall, [s.value for s in UNSERVED],
+            )  # fmt: skip
+            if changed is None:
+                return
+            event = await eventlog.append(
+                conn, "incident.pending", actor, incident_id=row["incident_id"], alert_id=item.alert_id,
+                data={"status": IncidentStatus.PENDING.value, "shortfall": shortfall, "recommended": []},
+            )  # fmt: skip
+        log.error("alert %s cannot be dispatched (%s): incident %s waits for a dispatcher",
+                  item.alert_id, reason, row["incident_id"])  # fmt: skip
+        await self.feed.publish([event])
 
     async def serve(self, incident_id: int, actor: str) -> Outcome:
         """Recommend for an unserved incident; offer automatically where its category says so."""

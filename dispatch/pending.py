@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from alerts import incidents
+from alerts.catalogue import PlanItem
 from alerts.incidents import Incident, IncidentStatus
 from core.geo import haversine_m
 from dispatch.assignments import REFUSED
@@ -48,6 +49,16 @@ class PendingList:
         )  # fmt: skip
         return {(r["incident_id"], r["unit_id"]) for r in rows}
 
+    def _plan(self, incident: Incident) -> tuple[PlanItem, ...]:
+        """The incident's response plan; none for a category the catalogue no longer has (that
+        incident waits for a dispatcher; it must not stop the others being served)."""
+        try:
+            return tuple(self.d.catalogue.get(incident.category).plan)
+        except KeyError:
+            log.warning("incident %s has category %r, unknown to the catalogue", incident.id,
+                        incident.category)  # fmt: skip
+            return ()
+
     async def unit_freed(self, unit_id: int, actor: str) -> int | None:
         """Offer a unit that just became available to the first waiting incident it can serve; the
         incident it was offered to, if any."""
@@ -68,9 +79,8 @@ class PendingList:
         for incident in waiting:
             if (incident.id, unit_id) in refused:
                 continue
-            category = self.d.catalogue.get(incident.category)
             scene = Scene(incident.lat, incident.lon, incident.priority, incident.zone)
-            picks = recommend(scene, category.plan, [me], self.d.travel).picks
+            picks = recommend(scene, self._plan(incident), [me], self.d.travel).picks
             if not picks:
                 continue
             if await self.d.offer(incident.id, picks[0], actor) is None:
@@ -85,12 +95,12 @@ class PendingList:
         if not waiting:
             return 0
         if len(waiting) == 1:
-            return 1 if await self.d.refill(waiting[0].id, actor) else 0
+            return 1 if self._plan(waiting[0]) and await self.d.refill(waiting[0].id, actor) else 0
         scenes: list[tuple[int, Scene]] = []
         requirements = {}
         units: dict[int, Candidate] = {}
         for incident in waiting:
-            plan = self.d.catalogue.get(incident.category).plan
+            plan = self._plan(incident)
             if not plan:
                 continue
             scenes.append((incident.id, Scene(incident.lat, incident.lon, incident.priority, incident.zone)))

@@ -50,6 +50,9 @@ class ShortfallCode(StrEnum):
     ONLY_STALE = "only_stale_positions"
     NONE_WITHIN_MAX_DISTANCE = "none_within_max_distance"
     NEEDED_ELSEWHERE = "needed_for_another_requirement"
+    # never produced here: the dispatcher could not handle the incident at all (its handling failed
+    # again and again); a dispatcher sends a unit by hand
+    CANNOT_DISPATCH = "cannot_dispatch"
 
 
 @dataclass(frozen=True, slots=True)

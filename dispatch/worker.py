@@ -36,17 +36,31 @@ class DispatchWorker:
         self._reclaim_idle_ms = reclaim_idle_ms
 
     async def handle(self, item: QueuedAlert) -> None:
+        """Handle one entry; acknowledge it once handled. A store that failed leaves it queued; an
+        alert that cannot be handled at all raises an alarm instead of failing for ever."""
         try:
             await self._dispatcher.handle(item)
         except (asyncpg.PostgresError, RedisError, OSError):
             # leave it unacknowledged: it is reclaimed and tried again
             log.exception("alert %s not handled; it stays queued", item.alert_id)
             return
-        except DomainError:
-            # the state refused what the alert asked for (say, its incident closed meanwhile): trying
-            # again would meet the same refusal, and the task must live on for the next alert
-            log.exception("alert %s refused by the state it met; acknowledged", item.alert_id)
+        except Exception as exc:
+            # the state refused what the alert asked for, or the alert met a defect: trying again
+            # would meet the same, so a dispatcher hears of it now (the pending sweep still retries)
+            log.exception("alert %s could not be dispatched", item.alert_id)
+            why = exc.message if isinstance(exc, DomainError) else str(exc)
+            if not await self._give_up(item, f"{type(exc).__name__}: {why}"):
+                return
         await self._queue.ack(item)
+
+    async def _give_up(self, item: QueuedAlert, reason: str) -> bool:
+        """Hand the alert to a dispatcher as an alarm; False when that could not be recorded."""
+        try:
+            await self._dispatcher.give_up(item, reason)
+        except (asyncpg.PostgresError, RedisError, OSError):
+            log.exception("alarm for alert %s not recorded; it stays queued", item.alert_id)
+            return False
+        return True
 
     async def run(self) -> None:
         await self._queue.ensure_groups()

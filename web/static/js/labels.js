@@ -60,6 +60,7 @@ export const SHORTFALLS = {
   only_stale_positions: ["仅有过期位置", "only stale positions"],
   none_within_max_distance: ["范围内无警力", "none within reach"],
   needed_for_another_requirement: ["另有需要", "needed for another requirement"],
+  cannot_dispatch: ["无法自动派警，请人工派警", "cannot be dispatched automatically: send a unit by hand"],
 };
 
 export const EVENTS = {
