@@ -7,6 +7,7 @@ epoch changes when Redis loses the feed, so a client can tell "nothing missed" f
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,10 @@ from core.eventlog import Event
 PRIVATE = "private"
 # the kind of the coalesced position updates that screens get once a tick
 UNITS_MOVED = "units.moved"
+# an entry in the feed that is not an event of this center
+UNREADABLE = "feed.unreadable"
+
+log = logging.getLogger(__name__)
 
 STREAM = "{feed}:stream"
 SEQ = "{feed}:seq"
@@ -56,6 +61,20 @@ def _seq_of(stream_id: bytes | str) -> int:
     return int(text.split("-", 1)[1])
 
 
+def _item(stream_id: bytes | str, fields: dict[bytes, bytes]) -> FeedItem:
+    """The entry as an item; an entry the center did not write (anyone with access to Redis can add
+    one) keeps its place in the order as an unreadable item instead of stopping every reader at it."""
+    seq = _seq_of(stream_id)
+    try:
+        payload = orjson.loads(fields[b"e"])
+    except (KeyError, orjson.JSONDecodeError):
+        payload = None
+    if not isinstance(payload, dict):
+        log.warning("live feed entry %s is not an event of this center; passed over", seq)
+        payload = {"kind": UNREADABLE}
+    return FeedItem(seq, payload)
+
+
 class Feed:
     def __init__(self, redis: aioredis.Redis, maxlen: int = 100_000) -> None:
         self._redis = redis
@@ -81,7 +100,7 @@ class Feed:
     async def since(self, seq: int, limit: int = 10_000) -> list[FeedItem] | None:
         """Everything after ``seq`` in order, or None when part of it was trimmed away."""
         entries: Any = await self._redis.xrange(STREAM, min=f"0-{seq + 1}", count=limit)
-        items = [FeedItem(_seq_of(i), orjson.loads(f[b"e"])) for i, f in entries]
+        items = [_item(i, f) for i, f in entries]
         if seq > 0:
             first: Any = await self._redis.xrange(STREAM, min="-", count=1)
             if not first or _seq_of(first[0][0]) > seq + 1:
@@ -95,5 +114,5 @@ class Feed:
         reply: Any = await self._redis.xread({STREAM: f"0-{after}"}, count=count, block=block_ms)
         items: list[FeedItem] = []
         for _stream, entries in reply or []:
-            items.extend(FeedItem(_seq_of(i), orjson.loads(f[b"e"])) for i, f in entries)
+            items.extend(_item(i, f) for i, f in entries)
         return items

@@ -248,3 +248,25 @@ async def test_a_foreign_origin_is_refused(center: Center) -> None:
             ws = await websockets.connect(center.ws_url + path, origin="https://evil.example")  # type: ignore[arg-type]
             await ws.send(orjson.dumps({"type": "auth", "token": center.token(Role.ADMIN)}).decode())
             await receive(ws)
+
+
+async def test_an_entry_the_center_did_not_write_does_not_stop_the_feed(center: Center) -> None:
+    """Junk appended to the live feed in Redis: screens get the next real event all the same."""
+    ws = await center.socket("/ws/ops", Role.DISPATCHER)
+    try:
+        assert (await receive(ws))["type"] == "snapshot"
+        redis = aioredis.Redis.from_url(center.settings.redis_url or "")
+        try:
+            seq = int(await redis.incr("{feed}:seq"))
+            await redis.xadd(STREAM, {"x": b"\xff not json"}, id=f"0-{seq}")
+        finally:
+            await redis.aclose()
+        async with center.client(Role.ADMIN) as admin:
+            reply = await admin.post("/api/v1/units", json={"callsign": "J-1", "kind": "patrol_car"})
+            assert reply.status_code == 201, reply.text
+        registered = await receive_until(
+            ws, lambda m: m.get("type") == "event" and m.get("unit_id") == reply.json()["id"], 15
+        )
+        assert registered["seq"] > seq
+    finally:
+        await ws.close()
