@@ -83,7 +83,8 @@ class Incident:
 
 
 async def get(conn: Queryable, incident_id: int, lock: bool = False) -> Incident:
-    sql = "select * from incidents where id = $1" + (" for update" if lock else "")
+    # no key update: writers wait for each other, but a new alert may still be linked to it meanwhile
+    sql = "select * from incidents where id = $1" + (" for no key update" if lock else "")
     row = await conn.fetchrow(sql, incident_id)
     if row is None:
         raise NotFound(f"no incident {incident_id}", incident_id=incident_id)

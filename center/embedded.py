@@ -441,7 +441,7 @@ class EmbeddedServers:
     def __init__(self, data_dir: Path, database: str = "dispatch") -> None:
         self.redis = EmbeddedRedis(data_dir)
         self.postgres = EmbeddedPostgres(data_dir, database=database)
-        self.watch = ServerWatch([self.redis, self.postgres])
+        self.watch: ServerWatch | None = None
 
     def __enter__(self) -> tuple[str, str]:
         redis_url = self.redis.start()
@@ -450,11 +450,13 @@ class EmbeddedServers:
         except BaseException:
             self.redis.stop()
             raise
+        self.watch = ServerWatch([self.redis, self.postgres])
         self.watch.start()
         return urls
 
     def __exit__(self, *exc_info: object) -> None:
-        self.watch.stop()  # first, so that stopping is not taken for a crash
+        if self.watch is not None:
+            self.watch.stop()  # first, so that stopping is not taken for a crash
         try:
             self.postgres.stop()
         finally:

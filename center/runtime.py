@@ -117,6 +117,7 @@ async def running_center(
         live = LiveIndex(
             redis, [s.value for s in UnitStatus if dispatchable(s)],
             {name: kind.max_speed_kmh / 3.6 for name, kind in kinds.items()},
+            trusted_ahead_s=settings.fix_max_ahead_s,
         )  # fmt: skip
         feed = Feed(redis)
         queue = AlertQueue(redis)

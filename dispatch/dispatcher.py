@@ -4,14 +4,19 @@ The claim on a unit is atomic in Redis (first gate, fast) and guarded by Postgre
 compare-and-set plus the unique index on active assignments). The loser of a race takes the next
 candidate. Handling the same alert twice has no second effect: an alert is handled once, in the
 transaction that records what was done with it.
+
+Over 400 lines for now: the offer paths (queue, refill, a dispatcher's choice) share the claim and
+its transaction here until the lifecycle and the pending list get their own collaborators.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +39,7 @@ from dispatch.recommend import Candidate, Ranked, Reason, Recommendation, Scene,
 from dispatch.travel import TravelModel
 from units.kinds import UnitKind
 from units.live import LiveIndex
-from units.roster import Roster
+from units.roster import Roster, Unit
 from units.status import IllegalTransition, UnitStatus
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,17 @@ class Outcome:
     incident_id: int
     offered: tuple[Assignment, ...]
     recommendation: Recommendation | None
+
+
+@dataclass(slots=True)
+class Claims:
+    """The units one transaction claimed in Redis: ``held`` (its records are in the transaction),
+    ``lost`` (refused by PostgreSQL: back to what it says, after the transaction), and the units whose
+    offers it wrote (their status version goes to Redis after commit)."""
+
+    held: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)
+    offered: list[Unit] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -67,35 +83,64 @@ class Dispatcher:
 
     # -- from the queue ---------------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def _claiming(self) -> AsyncIterator[tuple[Conn, Claims]]:
+        """A transaction that may claim units: on rollback every claim goes back to what PostgreSQL
+        says; after commit the lost ones do, and the won ones get their status version in Redis. A
+        process that dies before either leaves the rest to the live repair."""
+        claims = Claims()
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield conn, claims
+        except BaseException:
+            await self._resync([*claims.held, *claims.lost])
+            raise
+        await self._resync(claims.lost)
+        with contextlib.suppress(RedisError, OSError):  # the live repair catches up if not
+            await self.roster.sync_live(claims.offered)
+
     async def handle(self, item: QueuedAlert, actor: str = "system:dispatcher") -> Outcome | None:
         """Handle one queued alert in one transaction: the alert is marked handled in the same commit
         as the offers, the waiting state or the grid case it led to. A dispatcher killed half way
-        leaves the alert unhandled, and its queue entry (or the reconciler) brings it back; the row
-        lock on the alert makes a second handler of the same alert wait for the first to commit."""
-        outcome: Outcome | None = None
-        events: list[Event] = []
-        claims: list[Ranked] = []
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
+        leaves the alert unhandled, and its queue entry (or the reconciler) brings it back. The
+        incident is locked first, then the alert (the order a merge takes them in): a second handler
+        of the same alert, or of another alert of the same incident, waits for the first to commit."""
+        incident_id = await self.pool.fetchval("select incident_id from alerts where id = $1", item.alert_id)
+        for _ in range(3):  # again if the alert moved to another incident (a merge) meanwhile
+            if incident_id is None:
+                return None
+            async with self._claiming() as (conn, claims):
+                incident = await incidents.get(conn, incident_id, lock=True)
                 row = await conn.fetchrow(
                     "select handled_at, incident_id, category from alerts where id = $1 for update",
                     item.alert_id,
                 )  # fmt: skip
                 if row is None or row["handled_at"] is not None:
                     return None
-                incident = await incidents.get(conn, row["incident_id"])
-                if incident.status is IncidentStatus.RECEIVED:  # else a related alert joined a handled one
-                    if self.cases is not None and self.catalogue.get(row["category"]).opens_case:
-                        # a non-emergency grid report: a case on the escalation ladder, not a dispatch
-                        events = await self.cases.open_in(conn, item.alert_id, incident.id, actor)
-                    else:
-                        outcome, events = await self._serve_in(conn, incident, actor, claims)
+                if row["incident_id"] != incident_id:
+                    incident_id = row["incident_id"]
+                    continue
+                outcome, events = await self._handle_in(conn, item, incident, row["category"], actor, claims)
                 await conn.execute("update alerts set handled_at = now() where id = $1", item.alert_id)
-        except BaseException:
-            await self._release(claims)  # nothing committed: the claims in Redis go back
-            raise
-        await self.feed.publish(events)
-        return outcome
+            await self.feed.publish(events)
+            return outcome
+        return None  # moved again and again: the reconciler brings it back
+
+    async def _handle_in(
+        self, conn: Conn, item: QueuedAlert, incident: incidents.Incident, category: str, actor: str,
+        claims: Claims,
+    ) -> tuple[Outcome | None, list[Event]]:  # fmt: skip
+        if incident.status is not IncidentStatus.RECEIVED:
+            return None, []  # a related alert joined an incident that is being handled already
+        # a non-emergency grid report: a case on the escalation ladder, not a dispatch (when its case
+        # exists already, the alert was unlinked from its incident and is dispatched like a call)
+        if (
+            self.cases is not None
+            and self.catalogue.get(category).opens_case
+            and (events := await self.cases.open_in(conn, item.alert_id, incident.id, actor))
+        ):
+            return None, events
+        return await self._serve_in(conn, incident, actor, claims)
 
     async def give_up(self, item: QueuedAlert, reason: str, actor: str = "system:dispatcher") -> None:
         """An alert that cannot be dispatched (its handling keeps failing): handled, and its incident
@@ -105,21 +150,27 @@ class Dispatcher:
                       "code": ShortfallCode.CANNOT_DISPATCH.value, "reason": reason[:500]}]  # fmt: skip
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "select handled_at, incident_id from alerts where id = $1 for update", item.alert_id
-            )
+                "select handled_at, incident_id, category from alerts where id = $1 for update",
+                item.alert_id,
+            )  # fmt: skip
             if row is None or row["handled_at"] is not None:
                 return
             await conn.execute("update alerts set handled_at = now() where id = $1", item.alert_id)
+            known = self.catalogue.categories.get(row["category"])
+            status = IncidentStatus.PENDING
+            if known is not None and not known.auto_dispatch:
+                status = IncidentStatus.AWAITING_CONFIRMATION  # as it would have without the failure
             changed = await conn.fetchval(
                 """update incidents set status = $2, shortfall = $3
                    where id = $1 and status = any($4::text[]) returning id""",
-                row["incident_id"], IncidentStatus.PENDING.value, shortfall, [s.value for s in UNSERVED],
+                row["incident_id"], status.value, shortfall, [s.value for s in UNSERVED],
             )  # fmt: skip
             if changed is None:
                 return
             event = await eventlog.append(
-                conn, "incident.pending", actor, incident_id=row["incident_id"], alert_id=item.alert_id,
-                data={"status": IncidentStatus.PENDING.value, "shortfall": shortfall, "recommended": []},
+                conn, f"incident.{status.value}", actor, incident_id=row["incident_id"],
+                alert_id=item.alert_id,
+                data={"status": status.value, "shortfall": shortfall, "recommended": []},
             )  # fmt: skip
         log.error("alert %s cannot be dispatched (%s): incident %s waits for a dispatcher",
                   item.alert_id, reason, row["incident_id"])  # fmt: skip
@@ -127,30 +178,26 @@ class Dispatcher:
 
     async def serve(self, incident_id: int, actor: str) -> Outcome:
         """Recommend for an unserved incident; offer automatically where its category says so."""
-        claims: list[Ranked] = []
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                incident = await incidents.get(conn, incident_id, lock=True)
-                outcome, events = await self._serve_in(conn, incident, actor, claims)
-        except BaseException:
-            await self._release(claims)
-            raise
+        async with self._claiming() as (conn, claims):
+            incident = await incidents.get(conn, incident_id, lock=True)
+            outcome, events = await self._serve_in(conn, incident, actor, claims)
         await self.feed.publish(events)
         return outcome
 
     async def _serve_in(
-        self, conn: Conn, incident: incidents.Incident, actor: str, claims: list[Ranked]
+        self, conn: Conn, incident: incidents.Incident, actor: str, claims: Claims
     ) -> tuple[Outcome, list[Event]]:
         category = self.catalogue.get(incident.category)
         rec = await self.recommendation(incident.id, known=incident, db=conn)
-        if not category.auto_dispatch:
-            waiting = IncidentStatus.AWAITING_CONFIRMATION
-            return Outcome(incident.id, (), rec), [
-                await self._set_waiting_in(conn, incident.id, waiting, rec, actor)
-            ]
-        offered, events = await self._offer_picks_in(conn, incident.id, rec.picks, actor, claims)
+        offered: list[Assignment] = []
+        events: list[Event] = []
+        if category.auto_dispatch:
+            offered, events = await self._offer_picks_in(conn, incident.id, rec.picks, actor, claims)
         if not offered:
-            events.append(await self._set_waiting_in(conn, incident.id, IncidentStatus.PENDING, rec, actor))
+            waiting = (
+                IncidentStatus.PENDING if category.auto_dispatch else IncidentStatus.AWAITING_CONFIRMATION
+            )
+            events += await self._set_waiting_in(conn, incident.id, waiting, rec, actor)
         return Outcome(incident.id, tuple(offered), rec), events
 
     async def recommendation(
@@ -219,18 +266,13 @@ class Dispatcher:
 
     async def offer_picks(self, incident_id: int, picks: Sequence[Ranked], actor: str) -> list[Assignment]:
         """Offer each pick, in one transaction; a unit lost to a race is replaced by the next best."""
-        claims: list[Ranked] = []
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                offered, events = await self._offer_picks_in(conn, incident_id, picks, actor, claims)
-        except BaseException:
-            await self._release(claims)
-            raise
+        async with self._claiming() as (conn, claims):
+            offered, events = await self._offer_picks_in(conn, incident_id, picks, actor, claims)
         await self.feed.publish(events)
         return offered
 
     async def _offer_picks_in(
-        self, conn: Conn, incident_id: int, picks: Sequence[Ranked], actor: str, claims: list[Ranked]
+        self, conn: Conn, incident_id: int, picks: Sequence[Ranked], actor: str, claims: Claims
     ) -> tuple[list[Assignment], list[Event]]:
         offered: list[Assignment] = []
         events: list[Event] = []
@@ -257,26 +299,21 @@ class Dispatcher:
 
     async def offer(self, incident_id: int, pick: Ranked, actor: str) -> Assignment | None:
         """Claim one unit for one incident; None when another dispatcher got it first."""
-        claims: list[Ranked] = []
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                done = await self._offer_in(conn, incident_id, pick, actor, claims)
-        except BaseException:
-            await self._release(claims)
-            raise
+        async with self._claiming() as (conn, claims):
+            done = await self._offer_in(conn, incident_id, pick, actor, claims)
         if done is None:
             return None
         await self.feed.publish(done[1])
         return done[0]
 
     async def _offer_in(
-        self, conn: Conn, incident_id: int, pick: Ranked, actor: str, claims: list[Ranked]
+        self, conn: Conn, incident_id: int, pick: Ranked, actor: str, claims: Claims
     ) -> tuple[Assignment, list[Event]] | None:
         """The offer inside the caller's transaction (a savepoint of its own): the claim in Redis
         first, then the records; a refused claim leaves the transaction as it was."""
         if not await self.live.claim(pick.unit_id, pick.kind):
             return None
-        claims.append(pick)
+        claims.held.append(pick.unit_id)
         try:
             async with conn.transaction():
                 incident = await incidents.get(conn, incident_id, lock=True)
@@ -314,19 +351,20 @@ class Dispatcher:
             # a lost claim, whatever the cause (another dispatcher was first, the unit changed, the
             # incident was closed meanwhile): the unit goes back to what PostgreSQL says it is
             log.info("claim of unit %s for incident %s refused: %s", pick.unit_id, incident_id, exc)
-            claims.remove(pick)
-            await self._resync_unit(pick.unit_id)
+            claims.held.remove(pick.unit_id)
+            claims.lost.append(pick.unit_id)  # resynced after the transaction, on a connection of its own
             return None
+        claims.offered.append(unit)
         return assignment, [unit_event, offer_event]
 
-    async def _release(self, claims: Sequence[Ranked]) -> None:
-        """Claims whose records were rolled back: each unit goes back to what PostgreSQL says. If this
-        fails too (or the process dies first), the live repair job finds the unit."""
-        for pick in claims:
+    async def _resync(self, unit_ids: Sequence[int]) -> None:
+        """Claims whose records are not in PostgreSQL: each unit goes back to what PostgreSQL says. If
+        this fails too (or the process dies first), the live repair job finds the unit."""
+        for unit_id in unit_ids:
             try:
-                await self._resync_unit(pick.unit_id)
-            except (asyncpg.PostgresError, RedisError, OSError):
-                log.warning("unit %s stays claimed in Redis until the live repair", pick.unit_id)
+                await self._resync_unit(unit_id)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, RedisError, OSError):
+                log.warning("unit %s stays claimed in Redis until the live repair", unit_id)
 
     async def send(
         self, incident_id: int, unit_ids: Sequence[int], actor: str
@@ -366,22 +404,27 @@ class Dispatcher:
         self, incident_id: int, status: IncidentStatus, rec: Recommendation, actor: str
     ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            event = await self._set_waiting_in(conn, incident_id, status, rec, actor)
-        await self.feed.publish([event])
+            events = await self._set_waiting_in(conn, incident_id, status, rec, actor)
+        await self.feed.publish(events)
 
     async def _set_waiting_in(
         self, conn: Conn, incident_id: int, status: IncidentStatus, rec: Recommendation, actor: str
-    ) -> Event:
+    ) -> list[Event]:
+        """The incident waits (for a unit, or for a dispatcher), with its shortfall; no event when it
+        no longer needed a unit (served or closed meanwhile)."""
         shortfall = [
             {"requirement": s.requirement, "kinds": list(s.kinds), "missing": s.missing, "code": s.code.value}
             for s in rec.shortfalls
         ]
-        await conn.execute(
-            "update incidents set status = $2, shortfall = $3 where id = $1 and status = any($4::text[])",
+        changed = await conn.fetchval(
+            """update incidents set status = $2, shortfall = $3 where id = $1 and status = any($4::text[])
+               returning id""",
             incident_id, status.value, shortfall, [s.value for s in UNSERVED],
         )  # fmt: skip
-        return await eventlog.append(
+        if changed is None:
+            return []
+        return [await eventlog.append(
             conn, f"incident.{status.value}", actor, incident_id=incident_id,
             data={"status": status.value, "shortfall": shortfall,
                   "recommended": [p.unit_id for p in rec.picks]},
-        )  # fmt: skip
+        )]  # fmt: skip

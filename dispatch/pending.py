@@ -18,12 +18,17 @@ from alerts.incidents import Incident, IncidentStatus
 from core.geo import haversine_m
 from dispatch.assignments import REFUSED
 from dispatch.joint import assign_jointly
-from dispatch.recommend import Candidate, Ranked, Reason, Scene, recommend
+from dispatch.recommend import Candidate, Ranked, Reason, Scene, ShortfallCode, recommend
 
 if TYPE_CHECKING:
     from dispatch.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
+
+
+def _cannot_dispatch(incident: Incident) -> bool:
+    shortfall = incident.shortfall if isinstance(incident.shortfall, list) else []
+    return any(isinstance(s, dict) and s.get("code") == ShortfallCode.CANNOT_DISPATCH for s in shortfall)
 
 
 class PendingList:
@@ -38,7 +43,8 @@ class PendingList:
                order by priority, received_at limit $2""",
             IncidentStatus.PENDING.value, self.batch,
         )  # fmt: skip
-        return [incidents.Incident.from_row(r) for r in rows]
+        # an incident the dispatcher could not handle waits for a dispatcher's hand, not for a unit
+        return [i for i in map(incidents.Incident.from_row, rows) if not _cannot_dispatch(i)]
 
     async def refusals(self, incident_ids: list[int]) -> set[tuple[int, int]]:
         """(incident, unit) pairs where the unit declined or let its offer lapse: not asked again."""

@@ -12,11 +12,11 @@ import logging
 import os
 import socket
 
-import asyncpg
 from redis.exceptions import RedisError
 
 from alerts.queue import AlertQueue, QueuedAlert
 from core.errors import DomainError
+from core.outages import TRANSIENT
 from dispatch.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class DispatchWorker:
         alert that cannot be handled at all raises an alarm instead of failing for ever."""
         try:
             await self._dispatcher.handle(item)
-        except (asyncpg.PostgresError, RedisError, OSError):
+        except TRANSIENT:
             # leave it unacknowledged: it is reclaimed and tried again
             log.exception("alert %s not handled; it stays queued", item.alert_id)
             return
@@ -57,7 +57,7 @@ class DispatchWorker:
         """Hand the alert to a dispatcher as an alarm; False when that could not be recorded."""
         try:
             await self._dispatcher.give_up(item, reason)
-        except (asyncpg.PostgresError, RedisError, OSError):
+        except Exception:
             log.exception("alarm for alert %s not recorded; it stays queued", item.alert_id)
             return False
         return True

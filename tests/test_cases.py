@@ -198,3 +198,28 @@ async def test_grid_workers_see_only_the_cases_of_their_own_cells(center: Center
     async with person(center, "zhao", "town", "T1") as town:
         listed = await town.get("/api/v1/cases", params={"level": "community", "area": "T1/C1"})
         assert [c["id"] for c in listed.json()] == [case["id"]]
+
+
+async def test_the_first_report_of_a_case_unlinked_is_never_left_received(center: Center) -> None:
+    """Unlinking the report that opened a case gives it an incident of its own, which a dispatcher
+    then handles (its case exists already): never a new incident left 'received' for good."""
+    async with person(center, "wang", "community", "T1/C1") as wang:
+        report = {
+            "category": "illegal_construction",
+            "location": {"lat": 31.2, "lon": 121.4},
+            "grid_cell": CELL,
+        }
+        first = (await wang.post("/api/v1/grid/events", json=report)).json()
+        await case_of(center, first["incident_id"])
+        second = (await wang.post("/api/v1/grid/events", json=report | {"description": "again"})).json()
+    assert second["incident_id"] == first["incident_id"], second  # taken for the same matter
+    async with center.client(Role.DISPATCHER) as desk:
+        reply = await desk.post(f"/api/v1/alerts/{first['alert_id']}/unlink")
+        assert reply.status_code == 200, reply.text
+        new = reply.json()["incident_id"]
+        for _ in range(200):
+            incident = (await desk.get(f"/api/v1/incidents/{new}")).json()
+            if incident["status"] != "received":
+                break
+            await asyncio.sleep(0.05)
+        assert incident["status"] != "received", incident

@@ -181,22 +181,20 @@ def _float(value: bytes | None) -> float | None:
     return float(value) if value not in (None, b"") else None
 
 
-# A stored fix time further ahead than this came from a wrong clock before fix times were bounded: it
-# is read as no time at all rather than one that no calendar can show.
-_TRUSTED_AHEAD_S = 3600.0
-
-
-def _fix_time(value: bytes | None) -> float | None:
+def _fix_time(value: bytes | None, trusted_ahead_s: float) -> float | None:
+    """A stored fix time further ahead than fix times may be came from a wrong clock before they were
+    bounded: it is read as no time at all rather than one that no calendar can show."""
     at = _float(value)
-    return at if at is not None and math.isfinite(at) and at < time.time() + _TRUSTED_AHEAD_S else None
+    return at if at is not None and math.isfinite(at) and at < time.time() + trusted_ahead_s else None
 
 
 class LiveIndex:
     def __init__(
         self, redis: aioredis.Redis, dispatchable_statuses: Iterable[str],
-        max_speed_mps: Mapping[str, float] | None = None,
+        max_speed_mps: Mapping[str, float] | None = None, trusted_ahead_s: float = 3600.0,
     ) -> None:  # fmt: skip
         self._redis = redis
+        self._trusted_ahead_s = trusted_ahead_s
         self._dispatchable = tuple(dispatchable_statuses)
         self._max_speed = dict(max_speed_mps or {})  # by kind: faster fixes are implausible jumps
         self._upsert = redis.register_script(_UPSERT)
@@ -298,7 +296,7 @@ class LiveIndex:
                 capabilities=frozenset(c for c in caps if c),
                 lat=_float(h.get(b"lat")),
                 lon=_float(h.get(b"lon")),
-                fix_at=_fix_time(h.get(b"fix_at")),
+                fix_at=_fix_time(h.get(b"fix_at"), self._trusted_ahead_s),
                 suspect=h.get(b"suspect") == b"1",
             )
         return found

@@ -37,6 +37,7 @@ class LiveRepair:
             "select id, kind, status, status_version from units where retired_at is null order by id"
         )
         now: dict[int, int] = {}
+        seen: dict[int, str] = {}  # what Redis said
         truth = {r["id"]: r for r in rows}
         ids = list(truth)
         for start in range(0, len(ids), self._batch):
@@ -44,11 +45,15 @@ class LiveRepair:
             for unit_id, status in (await self._live.statuses(chunk)).items():
                 if status is not None and status != truth[unit_id]["status"]:
                     now[unit_id] = truth[unit_id]["status_version"]
+                    seen[unit_id] = status
         stuck = lasting(self._disagreeing, now)
         self._disagreeing = {u: v for u, v in now.items() if u not in stuck}
         for unit_id in sorted(stuck):
             r = truth[unit_id]
-            await self._live.set_status(unit_id, r["kind"], r["status"], version=r["status_version"])
+            # only over what was seen: a claim or a status written since is left alone
+            await self._live.set_status(
+                unit_id, r["kind"], r["status"], expect=[seen[unit_id]], version=r["status_version"]
+            )
         if stuck:
             log.warning("live repair: units %s were out of step with PostgreSQL", sorted(stuck))
         return len(stuck)

@@ -17,13 +17,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from redis.exceptions import BusyLoadingError, RedisError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.bounds import MAX_ID
 from core.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
+from core.outages import STORE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +70,7 @@ def _reason(message: str) -> str:
 
 
 # the stores being unreachable or failing over: not the client's fault, worth a retry
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    OSError,  # refused or reset connections, also TimeoutError
-    asyncpg.PostgresConnectionError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.OperatorInterventionError,  # admin shutdown, crash shutdown, cannot connect now
-    asyncpg.InsufficientResourcesError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    BusyLoadingError,
-)
+UNAVAILABLE = STORE_UNAVAILABLE
 
 
 def install(app: FastAPI) -> None:

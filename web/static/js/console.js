@@ -136,11 +136,15 @@ function alarmsFrom(ev) {
   if (ev.kind === "assignment.timed_out" && d.alarm) {
     alarm(`timeout:${ev.assignment_id}`, "timeout", ev.incident_id,
       [`${d.callsign || unitName(ev.unit_id)} 超时未应答，已改派下一警力`, `${d.callsign || unitName(ev.unit_id)} did not answer in time: offered to the next unit`]);
-  } else if (ev.kind === "incident.pending") {
+  } else if (ev.kind === "incident.pending" || ev.kind === "incident.awaiting_confirmation") {
     const stuck = (d.shortfall || []).find((s) => s.code === "cannot_dispatch");
-    alarm(`pending:${ev.incident_id}`, "pending", ev.incident_id, stuck
-      ? [`无法自动派警，请人工派警（${stuck.reason}）`, `cannot be dispatched automatically (${stuck.reason}): send a unit by hand`]
-      : ["无警力可派，等待空闲警力", "nobody can serve this incident now: waiting for a free unit"]);
+    if (stuck) {
+      alarm(`pending:${ev.incident_id}`, "pending", ev.incident_id,
+        [`无法自动派警，请人工派警（${stuck.reason}）`, `cannot be dispatched automatically (${stuck.reason}): send a unit by hand`]);
+    } else if (ev.kind === "incident.pending") {
+      alarm(`pending:${ev.incident_id}`, "pending", ev.incident_id,
+        ["无警力可派，等待空闲警力", "nobody can serve this incident now: waiting for a free unit"]);
+    }
   }
 }
 
