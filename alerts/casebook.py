@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from alerts import incidents
 from alerts.cases import (
     ENDED,
     RUNNING,
@@ -37,7 +38,7 @@ from alerts.cases import (
 from alerts.catalogue import Catalogue
 from alerts.incidents import IncidentStatus
 from alerts.workdays import WorkCalendar
-from core import eventlog
+from core import eventlog, transitions
 from core.db import Conn
 from core.errors import Conflict, Invalid, NotFound
 from core.eventlog import Event
@@ -106,10 +107,7 @@ class CaseBook:
         )  # fmt: skip
         if row is None:
             return []
-        await conn.execute(
-            "update incidents set status = $2 where id = $1 and closed_at is null",
-            incident_id, IncidentStatus.CASE.value,
-        )  # fmt: skip
+        await incidents.move(conn, incident_id, IncidentStatus.CASE)
         return [await eventlog.append(
             conn, "case.opened", actor, incident_id=incident_id, alert_id=alert_id,
             data={**case_json(row), "incident_status": IncidentStatus.CASE.value},
@@ -154,11 +152,7 @@ class CaseBook:
                     "only its people act on it",
                     level=level.value, town=place.town, community=place.community,
                 )  # fmt: skip
-            if wanted not in TRANSITIONS[current]:
-                raise Conflict(
-                    f"a case cannot go from {current} to {wanted}", current=current.value,
-                    wanted=wanted.value, allowed=sorted(s.value for s in TRANSITIONS[current]),
-                )  # fmt: skip
+            transitions.check("a case", TRANSITIONS, current, wanted)
             if wanted is CaseStatus.ASSIGNED and not assignee:
                 raise Invalid(
                     "say to whom: a grid worker, a community team or a department", field="assignee"
@@ -176,10 +170,9 @@ class CaseBook:
             )  # fmt: skip
             assert updated is not None
             if wanted in ENDED:
-                await conn.execute(
-                    """update incidents set status = 'closed', closed_at = $2, close_reason = $3
-                       where id = $1 and closed_at is null""",
-                    row["incident_id"], now, f"case {wanted.value}",
+                await incidents.move(
+                    conn, row["incident_id"], IncidentStatus.CLOSED, closed_at=now,
+                    close_reason=f"case {wanted.value}",
                 )  # fmt: skip
             event = await eventlog.append(
                 conn, f"case.{wanted.value}", actor, incident_id=row["incident_id"], alert_id=row["alert_id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -9,7 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from core.db import Queryable
+from core import transitions
+from core.db import Conn, Queryable
 from core.errors import NotFound
 
 
@@ -24,9 +26,26 @@ class IncidentStatus(StrEnum):
     CLOSED = "closed"
 
 
+S = IncidentStatus
 OPEN = frozenset(set(IncidentStatus) - {IncidentStatus.CLOSED})
 # incidents that still need a unit
 UNSERVED = frozenset({IncidentStatus.RECEIVED, IncidentStatus.AWAITING_CONFIRMATION, IncidentStatus.PENDING})
+# units are or were on it
+SERVED = frozenset({S.DISPATCHED, S.ON_SCENE, S.CLEARED})
+
+# The incident's state machine. Every open status may move to itself: the move then only changes
+# what comes with it (a new shortfall, the first dispatch time). Served statuses follow the
+# assignments (dispatch/assignments.py, incident_status_for); back to pending when none is left.
+TRANSITIONS: dict[IncidentStatus, frozenset[IncidentStatus]] = {
+    S.RECEIVED: frozenset({S.RECEIVED, *UNSERVED, S.DISPATCHED, S.CASE, S.CLOSED}),
+    S.AWAITING_CONFIRMATION: frozenset({*UNSERVED - {S.RECEIVED}, S.DISPATCHED, S.CLOSED}),
+    S.PENDING: frozenset({*UNSERVED - {S.RECEIVED}, S.DISPATCHED, S.CLOSED}),
+    S.DISPATCHED: frozenset({*SERVED, S.PENDING, S.CLOSED}),
+    S.ON_SCENE: frozenset({*SERVED, S.PENDING, S.CLOSED}),
+    S.CLEARED: frozenset({*SERVED, S.PENDING, S.CLOSED}),
+    S.CASE: frozenset({S.CASE, S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
 
 TIMES = ("received_at", "created_at", "dispatched_at", "acknowledged_at", "en_route_at", "on_scene_at",
          "cleared_at", "closed_at")  # fmt: skip
@@ -89,6 +108,43 @@ async def get(conn: Queryable, incident_id: int, lock: bool = False) -> Incident
     if row is None:
         raise NotFound(f"no incident {incident_id}", incident_id=incident_id)
     return Incident.from_row(row)
+
+
+_KEEP: Any = object()
+
+
+async def move(
+    conn: Conn, incident_id: int, wanted: IncidentStatus, *, only_from: Set[IncidentStatus] = OPEN,
+    shortfall: Any = _KEEP, dispatched: bool = False, closed_at: datetime | None = None,
+    close_reason: str | None = None, merged_into: int | None = None,
+) -> bool:  # fmt: skip
+    """The one writer of ``incidents.status``: move the incident to ``wanted`` if its status now is
+    one the state machine allows that move from (and among ``only_from``); False when it was not. With
+    the move: a new ``shortfall`` (None clears it), the first dispatch time, the cleared time, and for
+    a close its time, reason and the incident it was merged into."""
+    allowed = transitions.sources(TRANSITIONS, wanted) & only_from
+    sets = ["status = $2"]
+    args: list[Any] = [incident_id, wanted.value, sorted(s.value for s in allowed)]
+
+    def param(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if wanted is S.CLOSED:
+        shortfall = None
+        sets += [f"closed_at = coalesce({param(closed_at)}, now())", f"close_reason = {param(close_reason)}",
+                 f"merged_into = {param(merged_into)}"]  # fmt: skip
+    if shortfall is not _KEEP:
+        sets.append(f"shortfall = {param(shortfall)}")
+    if dispatched:
+        sets.append("dispatched_at = coalesce(dispatched_at, now())")
+    if wanted is S.CLEARED:
+        sets.append("cleared_at = now()")
+    changed = await conn.fetchval(
+        f"update incidents set {', '.join(sets)} where id = $1 and status = any($3::text[]) returning id",
+        *args,
+    )
+    return changed is not None
 
 
 async def open_incidents(conn: Queryable, limit: int = 1000) -> list[Incident]:

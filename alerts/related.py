@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from alerts import incidents
 from alerts.incidents import IncidentStatus
 from alerts.queue import AlertQueue
 from core import eventlog
@@ -93,11 +94,9 @@ class Related:
             # the merged incident keeps the more urgent of the two priorities
             priority = min(rows[source]["priority"], rows[target]["priority"])
             await conn.execute("update incidents set priority = $2 where id = $1", target, priority)
-            await conn.execute(
-                """update incidents set status = 'closed', closed_at = now(), close_reason = 'merged',
-                       merged_into = $2, shortfall = null where id = $1""",
-                source, target,
-            )  # fmt: skip
+            await incidents.move(
+                conn, source, IncidentStatus.CLOSED, close_reason="merged", merged_into=target
+            )
             data = {"from_incident": source, "into_incident": target, "alerts": moved, "priority": priority}
             return [
                 await eventlog.append(conn, "incident.merged", actor, incident_id=source,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -9,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from alerts.incidents import IncidentStatus
 from core.db import Queryable
 from units.status import UnitStatus
 
@@ -49,6 +51,20 @@ UNIT_STATUS_AFTER: dict[AssignmentStatus, UnitStatus] = {
     A.TIMED_OUT: UnitStatus.AVAILABLE,
     A.CANCELLED: UnitStatus.AVAILABLE,
 }
+
+
+def incident_status_for(statuses: Iterable[AssignmentStatus]) -> IncidentStatus:
+    """The status an incident's assignments give it: on scene while any unit is there, dispatched
+    while any is on its way or offered, cleared once one cleared and none is left, else pending."""
+    seen = set(statuses)
+    if A.ON_SCENE in seen:
+        return IncidentStatus.ON_SCENE
+    if seen & ACTIVE:
+        return IncidentStatus.DISPATCHED
+    if A.CLEARED in seen:
+        return IncidentStatus.CLEARED
+    return IncidentStatus.PENDING
+
 
 # the column that records when an assignment reached a status
 TIME_COLUMN: dict[AssignmentStatus, str] = {

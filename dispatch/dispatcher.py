@@ -34,13 +34,14 @@ from core.errors import Conflict, NotFound
 from core.eventlog import Event
 from core.feed import Feed
 from core.geo import haversine_m
+from core.transitions import IllegalTransition
 from dispatch.assignments import ACTIVE, REFUSED, Assignment, AssignmentStatus
 from dispatch.recommend import Candidate, Ranked, Reason, Recommendation, Scene, ShortfallCode, recommend
 from dispatch.travel import TravelModel
 from units.kinds import UnitKind
 from units.live import LiveIndex
 from units.roster import Roster, Unit
-from units.status import IllegalTransition, UnitStatus
+from units.status import UnitStatus
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +161,9 @@ class Dispatcher:
             status = IncidentStatus.PENDING
             if known is not None and not known.auto_dispatch:
                 status = IncidentStatus.AWAITING_CONFIRMATION  # as it would have without the failure
-            changed = await conn.fetchval(
-                """update incidents set status = $2, shortfall = $3
-                   where id = $1 and status = any($4::text[]) returning id""",
-                row["incident_id"], status.value, shortfall, [s.value for s in UNSERVED],
-            )  # fmt: skip
-            if changed is None:
+            if not await incidents.move(
+                conn, row["incident_id"], status, only_from=UNSERVED, shortfall=shortfall
+            ):
                 return
             event = await eventlog.append(
                 conn, f"incident.{status.value}", actor, incident_id=row["incident_id"],
@@ -333,11 +331,7 @@ class Dispatcher:
                 assert row is not None
                 assignment = Assignment.from_row(row)
                 new_status = IncidentStatus.DISPATCHED if incident.status in UNSERVED else incident.status
-                await conn.execute(
-                    """update incidents set status = $2, shortfall = null,
-                           dispatched_at = coalesce(dispatched_at, now()) where id = $1""",
-                    incident_id, new_status.value,
-                )  # fmt: skip
+                await incidents.move(conn, incident_id, new_status, shortfall=None, dispatched=True)
                 offer_event = await eventlog.append(
                     conn, "assignment.offered", actor, incident_id=incident_id, unit_id=unit.id,
                     assignment_id=assignment.id,
@@ -416,12 +410,7 @@ class Dispatcher:
             {"requirement": s.requirement, "kinds": list(s.kinds), "missing": s.missing, "code": s.code.value}
             for s in rec.shortfalls
         ]
-        changed = await conn.fetchval(
-            """update incidents set status = $2, shortfall = $3 where id = $1 and status = any($4::text[])
-               returning id""",
-            incident_id, status.value, shortfall, [s.value for s in UNSERVED],
-        )  # fmt: skip
-        if changed is None:
+        if not await incidents.move(conn, incident_id, status, only_from=UNSERVED, shortfall=shortfall):
             return []
         return [await eventlog.append(
             conn, f"incident.{status.value}", actor, incident_id=incident_id,

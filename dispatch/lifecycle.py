@@ -5,16 +5,16 @@ a replacement for a unit that declined or let its offer lapse, a freed unit's ne
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import asyncpg
 from redis.exceptions import RedisError
 
 from alerts import incidents
 from alerts.incidents import IncidentStatus
-from core import eventlog
+from core import eventlog, transitions
 from core.db import Conn
 from core.errors import Conflict, DomainError, NotFound
+from core.eventlog import Event
 from dispatch.assignments import (
     ACTIVE,
     REFUSED,
@@ -23,6 +23,7 @@ from dispatch.assignments import (
     UNIT_STATUS_AFTER,
     Assignment,
     active_for_unit,
+    incident_status_for,
 )
 from dispatch.assignments import AssignmentStatus as A
 from dispatch.dispatcher import Dispatcher
@@ -48,11 +49,7 @@ class Lifecycle:
             if row is None or (unit_id is not None and row["unit_id"] != unit_id):
                 raise NotFound(f"no assignment {assignment_id}", assignment_id=assignment_id)
             current = A(row["status"])
-            if wanted not in TRANSITIONS[current]:
-                raise Conflict(
-                    f"an assignment cannot go from {current} to {wanted}", current=current.value,
-                    wanted=wanted.value, allowed=sorted(s.value for s in TRANSITIONS[current]),
-                )  # fmt: skip
+            transitions.check("an assignment", TRANSITIONS, current, wanted)
             sets = ["status = $2"]
             if wanted in TIME_COLUMN:
                 sets.append(f"{TIME_COLUMN[wanted]} = now()")
@@ -66,10 +63,7 @@ class Lifecycle:
             )  # fmt: skip
             assert updated is not None
             assignment = Assignment.from_row(updated)
-            unit, unit_event = await self.d.roster.change_status_in(
-                conn, assignment.unit_id, UNIT_STATUS_AFTER[wanted], actor,
-                data={"incident_id": assignment.incident_id, "assignment_id": assignment_id},
-            )  # fmt: skip
+            unit, unit_events = await self._unit_follows(conn, assignment, wanted, actor)
             incident_status = await _incident_follows(conn, assignment.incident_id, wanted)
             event = await eventlog.append(
                 conn, f"assignment.{wanted.value}", actor, incident_id=assignment.incident_id,
@@ -78,9 +72,24 @@ class Lifecycle:
                       "incident_status": incident_status, "alarm": wanted is A.TIMED_OUT},
             )  # fmt: skip
         await self.d.roster.sync_live([unit])
-        await self.d.feed.publish([unit_event, event])
+        await self.d.feed.publish([*unit_events, event])
         await self._follow_up(assignment, unit, actor)
         return assignment
+
+    async def _unit_follows(
+        self, conn: Conn, assignment: Assignment, step: A, actor: str
+    ) -> tuple[Unit, list[Event]]:
+        """The unit's status that the assignment's step implies; no change (and no event) when the
+        unit is in it already (accepted -> en route: the unit is on its way since it accepted)."""
+        wanted = UNIT_STATUS_AFTER[step]
+        unit = await self.d.roster.get(assignment.unit_id, conn)
+        if unit.status is wanted:
+            return unit, []
+        unit, event = await self.d.roster.change_status_in(
+            conn, assignment.unit_id, wanted, actor,
+            data={"incident_id": assignment.incident_id, "assignment_id": assignment.id},
+        )  # fmt: skip
+        return unit, [event]
 
     async def _follow_up(self, assignment: Assignment, unit: Unit, actor: str) -> None:
         """After commit: replace a unit that declined or went silent; give a freed unit the next
@@ -143,11 +152,7 @@ class Lifecycle:
                     f"incident {incident_id} still has units on it; clear or cancel them first",
                     assignments=[r["id"] for r in running],
                 )
-            await conn.execute(
-                """update incidents set status = 'closed', closed_at = now(), close_reason = $2,
-                       shortfall = null where id = $1""",
-                incident_id, reason or "resolved",
-            )  # fmt: skip
+            await incidents.move(conn, incident_id, IncidentStatus.CLOSED, close_reason=reason or "resolved")
             event = await eventlog.append(
                 conn, "incident.closed", actor, incident_id=incident_id,
                 data={"status": IncidentStatus.CLOSED.value, "reason": reason or "resolved"},
@@ -192,25 +197,7 @@ async def _incident_follows(conn: Conn, incident_id: int, step: A) -> str:
         await conn.execute(
             "update incidents set en_route_at = coalesce(en_route_at, now()) where id = $1", incident_id
         )
-    counts: dict[str, Any] = dict(await conn.fetchrow(
-        """select count(*) filter (where status = any($2::text[])) as active,
-                  count(*) filter (where status = 'on_scene') as on_scene,
-                  count(*) filter (where status = 'cleared') as cleared
-           from assignments where incident_id = $1""",
-        incident_id, [s.value for s in ACTIVE],
-    ) or {})  # fmt: skip
-    if counts["on_scene"]:
-        status = IncidentStatus.ON_SCENE
-    elif counts["active"]:
-        status = IncidentStatus.DISPATCHED
-    elif counts["cleared"]:
-        status = IncidentStatus.CLEARED
-    else:
-        status = IncidentStatus.PENDING
-    await conn.execute(
-        """update incidents set status = $2,
-               cleared_at = case when $2 = 'cleared' then now() else cleared_at end
-           where id = $1 and closed_at is null""",
-        incident_id, status.value,
-    )  # fmt: skip
+    rows = await conn.fetch("select status from assignments where incident_id = $1", incident_id)
+    status = incident_status_for(A(r["status"]) for r in rows)
+    await incidents.move(conn, incident_id, status)
     return status.value

@@ -18,11 +18,12 @@ import redis.asyncio as aioredis
 from center.connections import open_pool, open_redis
 from core.geo import haversine_m
 from core.roles import Role
+from core.transitions import IllegalTransition
 from tests.conftest import Center
 from units.kinds import load_kinds
 from units.live import LiveIndex, index_key, unit_key
 from units.roster import Roster
-from units.status import SELF_REPORTABLE, TRANSITIONS, IllegalTransition, UnitStatus, dispatchable
+from units.status import SELF_REPORTABLE, TRANSITIONS, UnitStatus, dispatchable
 
 BASE = (31.2300, 121.4700)  # central Shanghai
 M_PER_DEG_LAT = 111_195.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from core.errors import Conflict
+from core import transitions
 
 
 class UnitStatus(StrEnum):
@@ -52,19 +52,8 @@ TRANSITIONS: dict[UnitStatus, frozenset[UnitStatus]] = {
 SELF_REPORTABLE = frozenset({S.OFF_DUTY, S.AVAILABLE, S.TRANSPORTING, S.RETURNING, S.OUT_OF_SERVICE})
 
 
-class IllegalTransition(Conflict):
-    def __init__(self, current: UnitStatus, wanted: UnitStatus) -> None:
-        super().__init__(
-            f"a unit cannot go from {current} to {wanted}",
-            current=current.value,
-            wanted=wanted.value,
-            allowed=sorted(s.value for s in TRANSITIONS[current]),
-        )
-
-
 def check_transition(current: UnitStatus, wanted: UnitStatus) -> None:
-    if wanted not in TRANSITIONS[current]:
-        raise IllegalTransition(current, wanted)
+    transitions.check("a unit", TRANSITIONS, current, wanted)
 
 
 def dispatchable(status: UnitStatus) -> bool:
