@@ -1,4 +1,4 @@
-"""``dispatch-center bench``: the speed figures of DESIGN.md section 6, measured on this machine."""
+"""``dispatch-center bench``: the speed targets of docs/architecture.md, measured on this machine."""
 
 from center.bench.run import run_bench
 

@@ -8,8 +8,8 @@ from typing import Any, TypedDict
 from center.bench.plan import Plan
 from center.bench.report import Figure, percentile
 
-REF = {"geoadd": 67_000.0, "http": 11_000.0}  # DESIGN.md section 6, reference machine
-CPU_BUDGET_MS = 5.0  # 200 alerts/s (DESIGN.md section 6) on one core of the center
+REF = {"geoadd": 67_000.0, "http": 11_000.0}  # the reference machine of docs/architecture.md
+CPU_BUDGET_MS = 5.0  # 200 alerts/s (docs/architecture.md) on one core of the center
 
 
 def _ratio(figure: float | None, limit: float | None) -> float | None:

@@ -63,7 +63,7 @@ def _ratio(value: float | None) -> str:
 
 
 def table(figures: Sequence[Figure]) -> str:
-    head = ("figure", "p50", "p99", "rate/value", "target (DESIGN 6)", "limit (this run)", "ratio")
+    head = ("figure", "p50", "p99", "rate/value", "target", "limit (this run)", "ratio")
     rows = [head] + [
         (f.label, _ms(f.p50_ms), _ms(f.p99_ms), _value(f), f.target, f.limit_label, _ratio(f.ratio))
         for f in figures

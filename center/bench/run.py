@@ -73,7 +73,7 @@ def run_bench(
         details["notes"].append(f"the machine was busy at the start (load average {load:.1f})")
     print(_headline(plan, stored))
     print(table(figures))
-    print("ratio: figure / this run's limit; for [limit] rows: this machine / DESIGN.md's reference machine")
+    print("ratio: figure / this run's limit; for [limit] rows: this machine / the reference machine")
     for note in details["notes"]:
         print(f"note: {note}")
     write_json(plan.json_path, run, figures)
