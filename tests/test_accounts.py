@@ -19,6 +19,7 @@ from center.connections import open_pool
 from core.errors import Conflict, Invalid
 from core.roles import Role
 from tests.conftest import Center, Stores, center_settings, serving, wipe
+from tests.helpers import add_unit
 from web.routes.login import WRONG
 from web.users import NewUser, UserStore, create_demo_accounts
 
@@ -52,14 +53,6 @@ async def accounts(stores: Stores, tmp_path: Path) -> AsyncIterator[Accounts]:
             yield Accounts(center, UserStore(pool, 5, LOCK_S), pool, stores)
         finally:
             await pool.close()
-
-
-async def add_unit(center: Center, callsign: str) -> int:
-    async with center.client(Role.ADMIN) as admin:
-        reply = await admin.post("/api/v1/units", json={"callsign": callsign, "kind": "patrol_car"})
-        assert reply.status_code == 201, reply.text
-        unit_id: int = reply.json()["id"]
-        return unit_id
 
 
 async def test_login_good_bad_and_unknown(accounts: Accounts) -> None:

@@ -11,23 +11,16 @@ import redis.asyncio as aioredis
 
 from core.roles import Role
 from tests.conftest import Center, receive, receive_until
+from tests.helpers import add_unit
 from units.live import unit_key
 
 WAIT_S = 30.0
 HERE = {"lat": 31.2300, "lon": 121.4700}
 
 
-async def new_unit(center: Center, callsign: str = "P-9") -> int:
-    async with center.client(Role.ADMIN) as admin:
-        reply = await admin.post("/api/v1/units", json={"callsign": callsign, "kind": "patrol_car"})
-        assert reply.status_code == 201, reply.text
-        unit_id: int = reply.json()["id"]
-        return unit_id
-
-
 async def test_a_single_fix_from_a_wrong_clock_is_refused_naming_at(center: Center) -> None:
     """PUT .../location with a far-future, a day-ahead or a month-old time: 422 on 'at', nothing kept."""
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-9")
     async with center.client(Role.UNIT, unit_id) as unit:
         for at in (1e12, 1e20, time.time() + 3600, time.time() - 30 * 86400):
             reply = await unit.put(f"/api/v1/units/{unit_id}/location", json=HERE | {"at": at})
@@ -44,7 +37,7 @@ async def test_a_single_fix_from_a_wrong_clock_is_refused_naming_at(center: Cent
 
 async def test_a_batch_refuses_only_its_bad_fixes(center: Center) -> None:
     """One far-future and one old fix in a batch are counted as refused; the good ones are taken."""
-    a, b = await new_unit(center, "P-1"), await new_unit(center, "P-2")
+    a, b = await add_unit(center, "P-1"), await add_unit(center, "P-2")
     now = time.time()
     fixes = [{"unit_id": a, **HERE, "at": 1e12}, {"unit_id": a, **HERE, "at": now - 3 * 86400},
              {"unit_id": b, **HERE, "at": now}]  # fmt: skip
@@ -56,7 +49,7 @@ async def test_a_batch_refuses_only_its_bad_fixes(center: Center) -> None:
 
 async def test_a_tracker_app_with_a_wrong_clock_hears_the_verdict(center: Center) -> None:
     """OsmAnd/Traccar apps retry until 200: a refused time answers 200 with its verdict, not a loop."""
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-9")
     async with center.client(Role.ADMIN) as admin:
         device = (await admin.post(f"/api/v1/units/{unit_id}/tracker")).json()["device_id"]
     async with center.client(None) as app:
@@ -70,7 +63,7 @@ async def test_a_tracker_app_with_a_wrong_clock_hears_the_verdict(center: Center
 
 async def test_the_unit_socket_refuses_a_fix_from_a_wrong_clock(center: Center) -> None:
     """/ws/unit: a fix a day ahead is an error frame on 'at'; the next real fix is taken."""
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-9")
     ws = await center.socket("/ws/unit", Role.UNIT, unit_id)
     try:
         assert (await receive(ws, WAIT_S))["type"] == "hello"
@@ -87,7 +80,7 @@ async def test_the_unit_socket_refuses_a_fix_from_a_wrong_clock(center: Center) 
 async def test_a_future_time_left_in_redis_neither_freezes_the_unit_nor_stops_history(center: Center) -> None:
     """A far-future fix time stored before times were bounded: the next real fix moves the unit, the
     history keeps being written, and the center stays ready."""
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-9")
     async with center.client(Role.UNIT, unit_id) as unit:
         assert (await unit.put(f"/api/v1/units/{unit_id}/location", json=HERE)).json()["verdict"] == "ok"
         redis = aioredis.Redis.from_url(center.settings.redis_url or "")

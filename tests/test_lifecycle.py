@@ -15,6 +15,7 @@ from center.connections import open_pool, open_redis
 from center.runtime import Roles
 from core.roles import Role
 from tests.conftest import Center, Stores, center_settings, serving, wipe
+from tests.helpers import add_unit
 from units.kinds import load_kinds
 from units.live import LiveIndex
 from units.roster import Roster
@@ -26,20 +27,6 @@ KM_EAST = 1 / (111.32 * 0.8551)  # degrees of longitude per km at this latitude
 
 def east(km: float) -> tuple[float, float]:
     return SCENE[0], SCENE[1] + km * KM_EAST
-
-
-async def add_unit(center: Center, callsign: str, at: tuple[float, float], status: str = "available") -> int:
-    async with center.client(Role.ADMIN) as admin:
-        reply = await admin.post(
-            "/api/v1/units", json={"callsign": callsign, "kind": "patrol_car", "status": status}
-        )
-        unit_id: int = reply.json()["id"]
-    async with center.client(Role.UNIT, unit_id) as unit:
-        fix = await unit.put(
-            f"/api/v1/units/{unit_id}/location", json={"lat": at[0], "lon": at[1], "at": time.time()}
-        )
-        assert fix.json()["verdict"] == "ok", fix.text
-    return unit_id
 
 
 async def assault(center: Center, at: tuple[float, float], priority: int = 2) -> int:
@@ -85,7 +72,10 @@ async def step(center: Center, unit_id: int, assignment_id: int, what: str) -> d
 
 async def test_a_decline_goes_to_the_next_nearest_unit(center: Center) -> None:
     """The nearest unit declines: the next nearest is offered at once; the decliner is not asked again."""
-    near, far = await add_unit(center, "P-NEAR", east(0.3)), await add_unit(center, "P-FAR", east(2))
+    near, far = (
+        await add_unit(center, "P-NEAR", status="available", at=east(0.3)),
+        await add_unit(center, "P-FAR", status="available", at=east(2)),
+    )
     incident_id = await assault(center, SCENE)
     first = await settled(center, incident_id, lambda i: active(i))
     assert active(first)[0]["unit_id"] == near
@@ -115,7 +105,10 @@ async def stopped(stores: Stores, tmp_path: Any) -> AsyncIterator[Any]:
 async def test_an_offer_overdue_while_the_scheduler_was_down_is_handled_at_start(stopped: Any) -> None:
     """Past its deadline with no scheduler running, an offer is timed out as soon as one starts again."""
     async with serving(stopped, Roles(scheduler=False)) as center:
-        near, far = await add_unit(center, "P-NEAR", east(0.3)), await add_unit(center, "P-FAR", east(2))
+        near, far = (
+            await add_unit(center, "P-NEAR", status="available", at=east(0.3)),
+            await add_unit(center, "P-FAR", status="available", at=east(2)),
+        )
         incident_id = await assault(center, SCENE)
         first = await settled(center, incident_id, lambda i: active(i))
         conn = await asyncpg.connect(stopped.database_url)
@@ -134,7 +127,7 @@ async def test_an_offer_overdue_while_the_scheduler_was_down_is_handled_at_start
 
 async def test_a_freed_unit_takes_the_most_urgent_then_oldest_waiting_incident(center: Center) -> None:
     """Nobody free: incidents wait; the unit that comes free is offered the most urgent, then oldest."""
-    unit_id = await add_unit(center, "P-LATE", east(0.5), status="off_duty")
+    unit_id = await add_unit(center, "P-LATE", status="off_duty", at=east(0.5))
     minor = await assault(center, east(0.1), priority=3)
     older = await assault(center, east(3), priority=2)
     newer = await assault(center, east(0.2), priority=2)
@@ -165,8 +158,8 @@ async def roster(stopped: Any) -> AsyncIterator[Roster]:
 async def test_the_sweep_assigns_waiting_incidents_jointly(stopped: Any, roster: Roster) -> None:
     """Two incidents wait; two units come free together: the urgent one gets the unit it needs most."""
     async with serving(stopped, Roles(scheduler=False)) as center:
-        a = await add_unit(center, "P-A", SCENE, status="off_duty")
-        b = await add_unit(center, "P-B", east(10), status="off_duty")
+        a = await add_unit(center, "P-A", status="off_duty", at=SCENE)
+        b = await add_unit(center, "P-B", status="off_duty", at=east(10))
         minor = await assault(center, east(4), priority=4)  # first come; A is its nearest
         urgent = await assault(center, east(-1), priority=1)  # A is 1 km away, B 11 km
         for incident_id in (minor, urgent):
@@ -183,7 +176,10 @@ async def test_the_sweep_assigns_waiting_incidents_jointly(stopped: Any, roster:
 
 async def test_cancel_reassign_close_and_canonical_times(center: Center) -> None:
     """A dispatcher reassigns and cancels; an incident closes only when no unit is on it; times add up."""
-    first, second = await add_unit(center, "P-1", east(0.3)), await add_unit(center, "P-2", east(1))
+    first, second = (
+        await add_unit(center, "P-1", status="available", at=east(0.3)),
+        await add_unit(center, "P-2", status="available", at=east(1)),
+    )
     incident_id = await assault(center, SCENE)
     offered = active(await settled(center, incident_id, lambda i: active(i)))[0]
     async with center.client(Role.DISPATCHER) as dispatcher:

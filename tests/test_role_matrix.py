@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from websockets.exceptions import ConnectionClosed
 
 from core.roles import Role
+from tests import helpers
 from tests.conftest import Center, receive
 from web.app import create_app
 from web.services import Services
@@ -170,14 +171,7 @@ async def report(center: Center, worker: httpx.AsyncClient) -> tuple[int, int]:
 
 
 async def add_unit(center: Center, callsign: str, status: str = "available") -> int:
-    async with center.client(R.ADMIN) as admin:
-        reply = await admin.post("/api/v1/units", json={"callsign": callsign, "kind": "patrol_car",
-                                                        "status": status})  # fmt: skip
-        unit_id: int = reply.json()["id"]
-    async with center.client(R.UNIT, unit_id) as unit:
-        fix = {"lat": 31.2350, "lon": 121.4750, "at": time.time()}
-        assert (await unit.put(f"/api/v1/units/{unit_id}/location", json=fix)).status_code == 200
-    return unit_id
+    return await helpers.add_unit(center, callsign, status=status, at=(31.2350, 121.4750))
 
 
 def client(center: Center, token: str | None) -> httpx.AsyncClient:

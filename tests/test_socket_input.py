@@ -17,18 +17,11 @@ from websockets.exceptions import ConnectionClosed
 from center.embedded import EmbeddedRedis
 from core.roles import Role
 from tests.conftest import Center, Stores, center_settings, receive, receive_until, serving, wipe
+from tests.helpers import add_unit, ops_socket, unit_socket
 from units.live import unit_key
 
 WAIT_S = 30.0  # generous: a loaded machine is slow, never wrong
 FIX = {"lat": 31.2, "lon": 121.4}
-
-
-async def new_unit(center: Center, callsign: str = "P-1") -> int:
-    async with center.client(Role.ADMIN) as admin:
-        reply = await admin.post("/api/v1/units", json={"callsign": callsign, "kind": "patrol_car"})
-        assert reply.status_code == 201, reply.text
-        unit_id: int = reply.json()["id"]
-        return unit_id
 
 
 async def closed(ws: Any, within_s: float = WAIT_S) -> tuple[int, str]:
@@ -40,18 +33,6 @@ async def closed(ws: Any, within_s: float = WAIT_S) -> tuple[int, str]:
     frame = ended.value.rcvd
     assert frame is not None, "the connection dropped without a close frame"
     return frame.code, frame.reason
-
-
-async def unit_socket(center: Center, unit_id: int) -> Any:
-    ws = await center.socket("/ws/unit", Role.UNIT, unit_id)
-    assert (await receive(ws, WAIT_S))["type"] == "hello"
-    return ws
-
-
-async def ops_socket(center: Center) -> Any:
-    ws = await center.socket("/ws/ops", Role.DISPATCHER)
-    assert (await receive(ws, WAIT_S))["type"] == "snapshot"
-    return ws
 
 
 async def ask(ws: Any, raw: str | bytes) -> dict[str, Any]:
@@ -71,7 +52,7 @@ def dumps(message: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("path", ["/ws/ops", "/ws/unit"])
 async def test_a_binary_frame_closes_1003_before_and_after_auth(center: Center, path: str) -> None:
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-1")
     auth = dumps({"type": "auth", "token": center.token(Role.UNIT if "unit" in path else Role.DISPATCHER,
                                                         unit_id)})  # fmt: skip
     async with websockets.connect(center.ws_url + path) as ws:
@@ -89,7 +70,7 @@ async def test_a_binary_frame_closes_1003_before_and_after_auth(center: Center, 
 
 @pytest.mark.parametrize("path", ["/ws/ops", "/ws/unit"])
 async def test_a_text_frame_that_is_not_utf8_closes_1007(center: Center, path: str) -> None:
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-1")
     async with websockets.connect(center.ws_url + path) as ws:
         await ws.send(b'{"type": "auth", "token": "\xff\xfe"}', text=True)
         code, _ = await closed(ws)
@@ -102,7 +83,7 @@ async def test_a_text_frame_that_is_not_utf8_closes_1007(center: Center, path: s
 
 @pytest.mark.parametrize("path", ["/ws/ops", "/ws/unit"])
 async def test_a_message_over_the_size_limit_closes_1009(center: Center, path: str) -> None:
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-1")
     huge = dumps({"type": "auth", "token": "x" * 100_000})
     async with websockets.connect(center.ws_url + path) as ws:
         await ws.send(huge)
@@ -127,7 +108,7 @@ async def test_first_messages_that_are_no_auth_close_1008_with_a_reason(center: 
 async def test_every_wrong_shape_on_the_unit_socket_gets_an_error_frame(center: Center) -> None:
     """Each bad message is answered (with its ref when it has a usable one), the socket stays open,
     and nothing a refusal says invites sending the same again."""
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-1")
     ws = await unit_socket(center, unit_id)
     now = time.time()
     big = 2**63
@@ -197,7 +178,7 @@ async def test_every_wrong_shape_on_the_unit_socket_gets_an_error_frame(center: 
 async def test_refused_steps_and_statuses_are_permanent_errors_naming_the_field(center: Center) -> None:
     """The domain's refusals come back as error frames with a code, the field and the domain's data;
     none says to retry."""
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-1")
     ws = await unit_socket(center, unit_id)
     for step in ("accept", "decline", "arrive", "clear"):
         answer = await ask(ws, dumps({"type": step, "assignment_id": 2**63 - 1, "ref": step}))
@@ -219,7 +200,7 @@ async def test_a_token_for_a_unit_that_does_not_exist_closes_1008(center: Center
 
 
 async def test_a_retired_unit_is_refused_and_retiring_closes_its_socket(center: Center) -> None:
-    unit_id = await new_unit(center)
+    unit_id = await add_unit(center, "P-1")
     ws = await unit_socket(center, unit_id)
     async with center.client(Role.ADMIN) as admin:
         assert (await admin.post(f"/api/v1/units/{unit_id}/retire")).status_code == 200
@@ -250,7 +231,7 @@ async def test_a_bad_fix_time_already_in_redis_does_not_keep_screens_from_a_snap
 ) -> None:
     """A value written before fix times were bounded (it survives restarts in Redis): the snapshot
     shows that unit stale, without a fix time, and every other unit as usual."""
-    bad, good = await new_unit(center, "P-1"), await new_unit(center, "P-2")
+    bad, good = await add_unit(center, "P-1"), await add_unit(center, "P-2")
     async with center.client(Role.UNIT, good) as phone:
         reply = await phone.put(f"/api/v1/units/{good}/location", json={"lat": 31.2, "lon": 121.4})
         assert reply.status_code == 200, reply.text
@@ -282,7 +263,7 @@ async def test_a_new_ops_socket_while_redis_is_down_closes_1011_and_works_once_i
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     try:
         async with serving(center_settings(stores, redis_url=url, data_dir=tmp_path / "center")) as center:
-            unit_id = await new_unit(center)
+            unit_id = await add_unit(center, "P-1")
             unit_ws = await unit_socket(center, unit_id)
             await (await ops_socket(center)).close()
             await asyncio.to_thread(redis_server.stop)

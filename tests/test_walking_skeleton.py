@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import time
-
 from core.roles import Role
 from tests.conftest import Center, receive, receive_until
+from tests.helpers import add_unit
 
 # a robbery on Nanjing Road; patrol cars around it (WGS-84)
 SCENE = (31.2350, 121.4750)
 
 
-async def register(center: Center, callsign: str, lat: float, lon: float, status: str = "available") -> int:
-    async with center.client(Role.ADMIN) as admin:
-        reply = await admin.post(
-            "/api/v1/units", json={"callsign": callsign, "kind": "patrol_car", "status": status}
-        )
-        assert reply.status_code == 201, reply.text
-        unit_id: int = reply.json()["id"]
-    async with center.client(Role.UNIT, unit_id) as unit:
-        fix = await unit.put(
-            f"/api/v1/units/{unit_id}/location", json={"lat": lat, "lon": lon, "at": time.time()}
-        )
-        assert fix.json()["verdict"] == "ok", fix.text
-    return unit_id
-
-
 async def test_alert_reaches_nearest_available_unit_and_wall(center: Center) -> None:
     """The nearest available patrol car gets the offer; a busy nearer one does not; the wall sees both."""
-    busy = await register(center, "P-BUSY", SCENE[0] + 0.0005, SCENE[1], status="out_of_service")
-    near = await register(center, "P-NEAR", SCENE[0] + 0.004, SCENE[1])  # ~450 m
-    mid = await register(center, "P-MID", SCENE[0] + 0.012, SCENE[1])  # ~1.3 km
-    far = await register(center, "P-FAR", SCENE[0] - 0.03, SCENE[1])  # ~3.3 km
+    busy = await add_unit(center, "P-BUSY", status="out_of_service", at=(SCENE[0] + 0.0005, SCENE[1]))
+    near = await add_unit(center, "P-NEAR", status="available", at=(SCENE[0] + 0.004, SCENE[1]))  # ~450 m
+    mid = await add_unit(center, "P-MID", status="available", at=(SCENE[0] + 0.012, SCENE[1]))  # ~1.3 km
+    far = await add_unit(center, "P-FAR", status="available", at=(SCENE[0] - 0.03, SCENE[1]))  # ~3.3 km
 
     sockets = {u: await center.socket("/ws/unit", Role.UNIT, u) for u in (busy, near, mid, far)}
     for ws in sockets.values():
