@@ -31,6 +31,23 @@ from web.app import create_app
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
+# A test that needs the servers is slow: `-m "not slow"` runs the others alone, in seconds, and then
+# the session's servers are never started (they start for the first test that asks for them).
+SERVER_FIXTURES = frozenset({"stores", "center"})
+# modules whose tests start processes of their own (the center's command line, embedded servers)
+STARTS_PROCESSES = frozenset(
+    {"test_bench.py", "test_chaos.py", "test_embedded.py", "test_supervision.py", "test_up.py"}
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if needs or item.path.name in STARTS_PROCESSES:
+            item.add_marker(pytest.mark.slow)
+
+
 @dataclass(frozen=True)
 class Stores:
     redis_url: str
