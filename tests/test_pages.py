@@ -453,3 +453,67 @@ async def test_a_year_without_holiday_data_alarms_on_the_wall_and_the_console(
     ):
         await expect(wall.page.locator("#conn")).to_have_attribute("data-state", "live", timeout=SEEN)
         await expect(wall.page.locator("#calendar-alarm")).to_be_hidden()
+
+
+async def test_the_unit_page_reopens_a_silent_socket(browser: Browser, center: Center) -> None:
+    """A half-open socket looks open to the phone but delivers nothing: the unit page closes a socket it
+    has heard nothing on for too long (here 3 s, `?silence_s=3`, instead of 45) and opens a new one. The
+    center pings every 20 s when idle; the test stands in for it with a ping every half second on the
+    sockets it lets through, and mutes the first one after its hello."""
+    unit_id = await add_unit(center, "P-51", (SCENE[0] + 0.002, SCENE[1]))
+    async with opened(browser, center, "/unit?silence_s=3", PHONE, center.token(Role.UNIT, unit_id)) as phone:
+        page = phone.page
+        routes: list[WebSocketRoute] = []
+        muted: set[int] = set()
+        hellos: list[int] = []
+
+        def through(ws: WebSocketRoute) -> None:
+            index = len(routes)
+            routes.append(ws)
+            server = ws.connect_to_server()
+
+            def forward(message: str | bytes) -> None:
+                if index in muted:
+                    return  # the connection went half-open: nothing reaches the phone any more
+                if '"type":"hello"' in str(message):
+                    hellos.append(index)
+                ws.send(message)
+
+            server.on_message(forward)
+
+        async def ping() -> None:
+            while True:
+                await asyncio.sleep(0.5)
+                for index, ws in enumerate(routes):
+                    if index not in muted:
+                        with contextlib.suppress(Exception):
+                            ws.send('{"type":"ping"}')
+
+        await page.route_web_socket(re.compile(r"/ws/unit$"), through)
+        # the closes the page asks for, with their code and reason
+        await page.add_init_script(
+            "window.__closes = []; const close = WebSocket.prototype.close;"
+            "WebSocket.prototype.close = function (code, reason) {"
+            " window.__closes.push([code, reason]); return close.call(this, code, reason); };"
+        )
+        pinger = asyncio.create_task(ping())
+        try:
+            await page.reload()
+            await expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=SEEN)
+            await expect(page.locator("#callsign")).to_have_text("P-51")
+            assert hellos == [0]
+            muted.add(0)
+            for _ in range(SEEN // 100):
+                if len(hellos) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            await expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=SEEN)
+            assert await page.evaluate("window.__closes") == [[4000, "silent"]]
+            assert hellos == [0, 1], "a new socket, and its hello"
+            await asyncio.sleep(4)  # pinged, the new socket stays open past the silence limit
+            assert await page.evaluate("window.__closes") == [[4000, "silent"]]
+            assert len(routes) == 2
+            await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        finally:
+            pinger.cancel()
+        phone.assert_stayed_home()

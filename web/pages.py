@@ -4,8 +4,9 @@ Plain HTML, CSS and JavaScript modules under ``web/static/`` with no build step.
 heat layer come from npm (``web/static/package.json``, installed by ``./run`` into
 ``web/static/node_modules``) and are served from ``/static/vendor/``: nothing is loaded from a CDN, and
 no tile server is asked unless one is configured (``DISPATCH_TILE_URL``), so the pages work with no
-internet access. Each page gets its configuration (labels, unit kinds, the tile URL) inlined as JSON and
-a Content-Security-Policy that keeps it talking to this center only.
+internet access. Each page gets its configuration (labels, unit kinds, the tile URL, the statuses and
+their groups from the state machines' enums) inlined as JSON and a Content-Security-Policy that keeps it
+talking to this center only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from alerts.incidents import OPEN, UNSERVED, IncidentStatus
+from dispatch.assignments import ACTIVE, AssignmentStatus
+from units.status import AVAILABILITY, SELF_REPORTABLE, UnitStatus
 from web.services import Services
 
 STATIC = Path(__file__).with_name("static")
@@ -82,8 +86,9 @@ def _template(name: str) -> str:
 
 
 def page_config(svc: Services, settings: PageSettings) -> dict[str, Any]:
-    """Labels and figures every page needs: unit kinds, categories, the map's tiles."""
+    """Labels and figures every page needs: unit kinds, categories, the map's tiles, the statuses."""
     return {
+        "statuses": statuses(),
         "tile_url": settings.tile_url,
         "tile_attribution": settings.tile_attribution,
         "kinds": {
@@ -95,6 +100,23 @@ def page_config(svc: Services, settings: PageSettings) -> dict[str, Any]:
             for c in svc.catalogue
         },
         "vendor": all((NODE_MODULES / folder).is_dir() for folder in VENDOR.values()),
+    }
+
+
+def statuses() -> dict[str, Any]:
+    """Every status of units, incidents and assignments, in the enums' order, and the groups the pages
+    sort them into, from the Python enums and sets (the pages keep no copy; web/static/js/statuses.js
+    reads this)."""
+    return {
+        "unit": [s.value for s in UnitStatus],
+        "incident": [s.value for s in IncidentStatus],
+        "assignment": [s.value for s in AssignmentStatus],
+        # unit status -> available | committed | unavailable
+        "unit_availability": {s.value: AVAILABILITY[s].value for s in UnitStatus},
+        "unit_self_reportable": [s.value for s in UnitStatus if s in SELF_REPORTABLE],
+        "incident_open": [s.value for s in IncidentStatus if s in OPEN],
+        "incident_unserved": [s.value for s in IncidentStatus if s in UNSERVED],
+        "assignment_active": [s.value for s in AssignmentStatus if s in ACTIVE],
     }
 
 

@@ -3,13 +3,12 @@
 // internet access; a tile server is used only when the center is configured with one.
 
 import { PRIORITY_COLOUR, UNIT_STATUS, categoryLabel, kindLabel } from "./labels.js";
-import { ACTIVE, UNSERVED } from "./picture.js";
+import { ACTIVE, COMMITTED, UNSERVED } from "./statuses.js";
 
 export const hasLeaflet = () => typeof window.L !== "undefined";
 const DEFAULT_CENTRE = [31.2304, 121.4737];
 const CROWDED = 40; // more units than this: only those on a job are named on the map
 const MANY = 1500; // more units than this are drawn on a canvas, not as SVG elements
-const COMMITTED = new Set(["offered", "en_route", "on_scene", "transporting"]);
 const ZONES_EVERY_MS = 10 * 60 * 1000; // zones are redrawn from where their units are this often
 const GRID_STEPS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
 

@@ -3,14 +3,10 @@
 // the same way realtime/snapshot.py computes them, so the tiles stay live between snapshots.
 
 import { staleAfter } from "./labels.js";
+import { ACTIVE, AVAILABILITY, UNSERVED } from "./statuses.js";
 
-export const ACTIVE = new Set(["offered", "accepted", "en_route", "on_scene"]);
-export const UNSERVED = new Set(["received", "awaiting_confirmation", "pending"]);
-const AVAILABILITY = {
-  available: "available", returning: "available",
-  offered: "committed", en_route: "committed", on_scene: "committed", transporting: "committed",
-  off_duty: "unavailable", out_of_service: "unavailable",
-};
+export { ACTIVE, UNSERVED };
+
 const WINDOW_S = 24 * 3600;
 
 export function percentile(values, q) {

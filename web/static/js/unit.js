@@ -3,6 +3,8 @@
 
 import { gridLayer, hasLeaflet } from "./map.js";
 import { config, logout, requireLogin, whoami } from "./session.js";
+import { Socket } from "./socket.js";
+import { ACTIVE, SELF_REPORTABLE } from "./statuses.js";
 import {
   ASSIGNMENT_STATUS, PRIORITY_COLOUR, UNIT_STATUS, audioContext, beep, bi, categoryLabel, clock, duration, el,
   kindLabel, metres,
@@ -10,8 +12,8 @@ import {
 
 const cfg = config();
 const $ = (sel) => document.querySelector(sel);
-const ACTIVE = new Set(["offered", "accepted", "en_route", "on_scene"]);
-const SELF = ["available", "returning", "transporting", "off_duty", "out_of_service"];
+// the statuses a unit sets itself, in the order of labels.js (available first, out of service last)
+const SELF = Object.keys(UNIT_STATUS).filter((s) => SELF_REPORTABLE.has(s));
 const OFFERS_KEY = "dispatch.offers"; // what the offer said about each incident, for after a reload
 const SEND_EVERY_MS = 5000;
 const SEND_AGAIN_MS = 30000;
@@ -53,63 +55,41 @@ function showError(message) {
 
 // ---- the socket ------------------------------------------------------------------------------------
 
-class UnitLink {
+// /ws/unit on the shared socket base (auth, backoff, the silence watchdog, close codes): a hello, then
+// this unit's events; each message sent carries a `ref`, answered by an ack or an error with the same one
+class UnitLink extends Socket {
   constructor(token) {
-    this.token = token;
-    this.ws = null;
+    super({
+      path: "/ws/unit", token, onStatus: setConn,
+      onRefused: (reason) => {
+        showError(`连接被拒绝 Refused: ${reason}`);
+        if (/expired|invalid|signature/i.test(reason)) logout();
+      },
+    });
     this.ref = 0;
     this.waiting = new Map();
-    this.backoff = 500;
   }
 
-  connect() {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(`${scheme}${location.host}/ws/unit`);
-    this.ws = ws;
-    setConn("connecting");
-    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: this.token }));
-    ws.onmessage = (m) => {
-      let frame;
-      try {
-        frame = JSON.parse(m.data);
-      } catch {
-        return;
+  handle(frame) {
+    if (frame.type === "hello") {
+      this.live();
+      onHello(frame);
+    } else if (frame.type === "event") {
+      onEvent(frame);
+    } else if (frame.type === "ack" || frame.type === "error") {
+      const pending = this.waiting.get(frame.ref);
+      if (pending) {
+        this.waiting.delete(frame.ref);
+        pending(frame);
+      } else if (frame.type === "error") {
+        showError(frame.reason);
       }
-      if (frame.type === "hello") {
-        this.backoff = 500;
-        setConn("live");
-        onHello(frame);
-      } else if (frame.type === "event") {
-        onEvent(frame);
-      } else if (frame.type === "ack" || frame.type === "error") {
-        const pending = this.waiting.get(frame.ref);
-        if (pending) {
-          this.waiting.delete(frame.ref);
-          pending(frame);
-        } else if (frame.type === "error") {
-          showError(frame.reason);
-        }
-      }
-    };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      for (const pending of this.waiting.values()) pending({ type: "error", reason: "连接中断 connection lost", retry: true });
-      this.waiting.clear();
-      if (ev.code === 1008) {
-        setConn("refused");
-        showError(`连接被拒绝 Refused: ${ev.reason}`);
-        if (/expired|invalid|signature/i.test(ev.reason)) logout();
-        return;
-      }
-      setConn("offline");
-      setTimeout(() => this.connect(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, 10000);
-    };
+    } // a ping only keeps the watchdog quiet
   }
 
-  get open() {
-    return this.ws && this.ws.readyState === WebSocket.OPEN;
+  dropped() {
+    for (const pending of this.waiting.values()) pending({ type: "error", reason: "连接中断 connection lost", retry: true });
+    this.waiting.clear();
   }
 
   // send a message; resolves with the center's ack or error for it
@@ -118,7 +98,7 @@ class UnitLink {
     const ref = ++this.ref;
     return new Promise((resolve) => {
       this.waiting.set(ref, resolve);
-      this.ws.send(JSON.stringify({ ...message, ref }));
+      this.send({ ...message, ref });
     });
   }
 }
@@ -402,8 +382,7 @@ async function main() {
     gridLayer("#5b7aa6").addTo(map);
     new ResizeObserver(() => map.invalidateSize()).observe($("#map"));
   }
-  link = new UnitLink(token);
-  link.connect();
+  link = new UnitLink(token).start();
   watchPosition();
   renderGps();
   render();
