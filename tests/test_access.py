@@ -10,6 +10,7 @@ from websockets.exceptions import ConnectionClosed
 from core.roles import Role
 from core.tokens import TokenSigner
 from tests.conftest import Center, receive
+from tests.helpers import add_unit
 
 ROUTES = [
     ("POST", "/api/v1/alerts"),
@@ -47,10 +48,7 @@ async def test_roles_are_enforced(center: Center) -> None:
             await display.post("/api/v1/units", json={"callsign": "X", "kind": "patrol_car"})
         ).status_code == 403
         assert (await display.get("/api/v1/units")).status_code == 200
-    async with center.client(Role.ADMIN) as admin:
-        unit_id = (await admin.post("/api/v1/units", json={"callsign": "P-1", "kind": "patrol_car"})).json()[
-            "id"
-        ]
+    unit_id = await add_unit(center, "P-1")
     async with center.client(Role.UNIT, unit_id + 1) as other:
         reply = await other.put(f"/api/v1/units/{unit_id}/location", json={"lat": 31.2, "lon": 121.4})
         assert reply.status_code == 403

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from core.feed import STREAM, Feed
 from core.roles import Role
 from tests.conftest import SECRET, Center, Stores, free_port, receive, receive_until
+from tests.helpers import add_unit
 
 SCENE = {"lat": 31.2350, "lon": 121.4750}
 CALL = {"channel": "110", "category": "noise_complaint", "location": SCENE,
@@ -185,10 +186,7 @@ async def test_wall_screens_get_no_caller_data_dispatchers_do(center: Center) ->
 
 async def test_positions_are_coalesced_per_tick_and_status_changes_are_not(center: Center) -> None:
     """Ten fixes in a tick reach a screen as one update at the last place; each status change is its own."""
-    async with center.client(Role.ADMIN) as admin:
-        unit_id = (await admin.post("/api/v1/units", json={"callsign": "P-9", "kind": "patrol_car"})).json()[
-            "id"
-        ]
+    unit_id = await add_unit(center, "P-9")
     wall = await ops(center.ws_url, center.token(Role.DISPLAY))
     await receive(wall)
     now = time.time()
@@ -216,10 +214,7 @@ async def test_positions_are_coalesced_per_tick_and_status_changes_are_not(cente
 
 async def test_unit_socket_keeps_bad_messages_and_floods_on_the_socket(center: Center) -> None:
     """Malformed messages get an error frame and the socket stays open; a flood is rate-limited."""
-    async with center.client(Role.ADMIN) as admin:
-        unit_id = (await admin.post("/api/v1/units", json={"callsign": "P-7", "kind": "patrol_car"})).json()[
-            "id"
-        ]
+    unit_id = await add_unit(center, "P-7")
     ws = await center.socket("/ws/unit", Role.UNIT, unit_id)
     assert (await receive(ws))["type"] == "hello"
     for bad in ("not json", "[1, 2]", '{"type": "position", "lat": 99, "lon": 1}',
