@@ -5,6 +5,10 @@ refuses to run as root, so as root it runs as the unprivileged system user ``dis
 user cannot reach the data dir (or the venv's binaries), the cluster (or a copy of the binaries) lives
 under ``/var/lib/dispatch-center`` instead, and ``postgres/CLUSTER_LOCATION.txt`` in the data dir says
 where. Permissions of existing folders are never loosened.
+
+Over 400 lines because running PostgreSQL safely as root (its own user, a reachable copy of the
+binaries, a cluster outside an unreachable data dir) is one concern that reads best in one place;
+the supervision of both servers is in ``center/server_watch.py``.
 """
 
 from __future__ import annotations
