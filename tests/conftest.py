@@ -177,6 +177,16 @@ async def center(stores: Stores, tmp_path: Path) -> AsyncIterator[Center]:
         yield running
 
 
+@pytest.fixture
+async def db(center: Center) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test center's database, for what a test checks behind the API."""
+    conn = await asyncpg.connect(center.settings.database_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 async def receive(ws: Any, within_s: float = 5.0) -> dict[str, Any]:
     message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), within_s))
     return message

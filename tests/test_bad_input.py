@@ -4,12 +4,10 @@ field, and changes nothing. Ids, text, times, coordinates, nulls, and the framew
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
 from core.bounds import MAX_ID, MAX_LAT
 from core.roles import Role
@@ -39,15 +37,6 @@ def refused(reply: httpx.Response, status: int, field: str | None) -> dict[str, 
     if field is not None:
         assert field in {p["field"] for p in body["problems"]}, body
     return body
-
-
-@pytest.fixture
-async def db(center: Center) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(center.settings.database_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def add_unit(center: Center, callsign: str = "P-1", **fields: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from center.runtime import Roles
 from center.settings import Settings
 from core.roles import Role
 from tests.conftest import Center, Stores, center_settings, receive, serving, wipe
-from tests.test_cases import CELL, Clock, Z, at, case_of, person
+from tests.test_cases import Clock, Z, at, case_of, person, report_hazard
 
 # an operator's file (these dates are an example for the test, not the State Council's 2027 notice)
 EXAMPLE_2027 = '[2027]\nholidays = ["2027-01-01"]\nworkdays = ["2027-01-02"]\n'
@@ -49,11 +49,7 @@ async def test_an_operators_file_fills_the_year_in(stores: Stores, tmp_path: Pat
     async with serving(settings, Roles(), clock) as center:
         assert (await snapshot(center))["calendar"] == {"known_until": "2027-12-31", "missing_years": []}
         async with person(center, "wang", "community", "T1/C1") as wang:
-            reply = await wang.post("/api/v1/grid/events", json={
-                "category": "safety_hazard", "location": {"lat": 31.2350, "lon": 121.4750},
-                "grid_cell": CELL, "description": "a loose manhole cover",
-            })  # fmt: skip
-            assert reply.status_code == 202, reply.text
+            reply = await report_hazard(wang)
         case = await case_of(center, reply.json()["incident_id"])
     # one working day: Thursday itself, then the make-up Saturday (Friday the 1st is a holiday)
     assert datetime.fromisoformat(case["deadline"]) == datetime(2027, 1, 3, tzinfo=Z)

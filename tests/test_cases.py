@@ -53,6 +53,16 @@ async def case_of(center: Center, incident_id: int) -> dict[str, Any]:
     raise AssertionError("no case was opened")
 
 
+async def report_hazard(wang: httpx.AsyncClient) -> httpx.Response:
+    """A grid worker's report of a loose manhole cover in CELL (a case of one working day)."""
+    reply = await wang.post("/api/v1/grid/events", json={
+        "category": "safety_hazard", "location": {"lat": 31.2350, "lon": 121.4750},
+        "grid_cell": CELL, "description": "a loose manhole cover",
+    })  # fmt: skip
+    assert reply.status_code == 202, reply.text
+    return reply
+
+
 async def until(center: Center, case_id: int, check: Any, within_s: float = 5) -> dict[str, Any]:
     deadline = time.monotonic() + within_s
     async with center.client(Role.DISPATCHER) as desk:
@@ -72,11 +82,7 @@ async def test_a_case_walks_the_ladder_across_weekends_and_holidays(stores: Stor
     settings = center_settings(stores, data_dir=tmp_path, case_check_every_s=0.2)
     async with serving(settings, Roles(), clock) as center:
         async with person(center, "wang", "community", "T1/C1") as wang:
-            reply = await wang.post("/api/v1/grid/events", json={
-                "category": "safety_hazard", "location": {"lat": 31.2350, "lon": 121.4750},
-                "grid_cell": CELL, "description": "a loose manhole cover",
-            })  # fmt: skip
-            assert reply.status_code == 202, reply.text
+            reply = await report_hazard(wang)
         case = await case_of(center, reply.json()["incident_id"])
         # safety hazards: 1 working day at the community; Sunday the 20th is a make-up working day
         assert case["level"] == "community" and case["town"] == "T1" and case["community"] == "T1/C1"

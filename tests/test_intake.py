@@ -65,15 +65,6 @@ async def alert_in(center: Center, answer: dict[str, Any]) -> dict[str, Any]:
     return next(a for a in shown["alerts"] if a["id"] == answer["alert_id"])
 
 
-@pytest.fixture
-async def db(center: Center) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(center.settings.database_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 # -- idempotency --------------------------------------------------------------------------------------
 
 

@@ -27,8 +27,6 @@ MAX_AHEAD_S = 300.0
 # An older fix is refused: it cannot be the unit's position, and history that old is not a live report.
 MAX_AGE_S = 24 * 3600.0
 
-REFUSED_TIMES = frozenset({"future", "too_old"})
-
 
 @dataclass(frozen=True, slots=True)
 class FixVerdict:

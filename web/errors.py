@@ -69,10 +69,6 @@ def _reason(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
-# the stores being unreachable or failing over: not the client's fault, worth a retry
-UNAVAILABLE = STORE_UNAVAILABLE
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -118,7 +114,7 @@ def install(app: FastAPI) -> None:
         return error_response(503, f"{what} is unavailable; try again shortly",
                               headers={"Retry-After": str(RETRY_AFTER_S)})  # fmt: skip
 
-    for kind in UNAVAILABLE:
+    for kind in STORE_UNAVAILABLE:  # not the client's fault, worth a retry
         app.add_exception_handler(kind, unavailable)
 
     async def crashed(_: Request, exc: Exception) -> JSONResponse:
