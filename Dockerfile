@@ -14,10 +14,14 @@ COPY pyproject.toml README.md ./
 COPY center ./center
 COPY core ./core
 COPY alerts ./alerts
+COPY cases ./cases
+COPY accounts ./accounts
 COPY units ./units
 COPY dispatch ./dispatch
 COPY realtime ./realtime
 COPY web ./web
+COPY simulation ./simulation
+COPY bench ./bench
 COPY --from=pages /static/node_modules ./web/static/node_modules
 # an editable install serves web/static (with its node_modules) from /app
 RUN pip install -e . && useradd --system --uid 10001 --home-dir /app dispatch \

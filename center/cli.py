@@ -53,7 +53,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         roles = Roles(dispatch=not args.without_dispatcher)
         page_settings = PageSettings(ready.tile_url, ready.tile_attribution)
         if ready.demo:  # the demo city comes alive beside the center, owned by the center's lifespan
-            from center.sim.demo import demo_center
+            from simulation.demo import demo_center
 
             app = create_app(demo_center(ready, roles, host, port), ready.max_body_bytes, page_settings)
         else:
@@ -139,10 +139,10 @@ def read_password(from_stdin: bool) -> str | None:
 
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from accounts.users import NewUser, User, UserStore, check_new
     from center import migrations
     from center.connections import open_pool
     from core.errors import DomainError
-    from web.users import NewUser, User, UserStore, check_new
 
     actor = f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}"
     new: NewUser | None = None
@@ -181,7 +181,7 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from center.bench import run_bench
+    from bench import run_bench
 
     return run_bench(settings, smoke=args.smoke, alerts=args.alerts, units=args.units, rate=args.rate,
                      clients=args.clients, json_path=args.json, only=args.only or (),
@@ -189,7 +189,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from center.sim.simulate import run_simulate
+    from simulation.simulate import run_simulate
 
     policies = tuple(args.policy or ("center", "greedy"))
     return run_simulate(settings, args.replay or None, speed=args.speed, start=args.start, end=args.end,

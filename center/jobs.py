@@ -13,9 +13,9 @@ import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
-from alerts.casebook import CaseBook
 from alerts.queue import AlertQueue
 from alerts.reconciler import requeue_unhandled
+from cases.casebook import CaseBook
 from center.settings import Settings
 from center.supervision import Failures
 from core.errors import DomainError

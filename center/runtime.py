@@ -14,13 +14,14 @@ from typing import Any
 import asyncpg
 from redis.exceptions import RedisError
 
+from accounts.users import UserStore
 from alerts.attachments import AttachmentStore
-from alerts.casebook import CaseBook, Clock, system_clock
 from alerts.catalogue import Catalogue, load_catalogue
 from alerts.intake import Intake
 from alerts.queue import AlertQueue
 from alerts.related import Related
-from alerts.workdays import load_calendar, warn_missing_years
+from cases.casebook import CaseBook, Clock, system_clock
+from cases.workdays import load_calendar, warn_missing_years
 from center import jobs, migrations
 from center.connections import open_pool, open_redis
 from center.jobs import Parts
@@ -44,7 +45,6 @@ from units.repair import LiveRepair
 from units.roster import Roster
 from units.status import UnitStatus, dispatchable
 from web.services import Services
-from web.users import UserStore
 
 log = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # often the deadline check runs
     timezone: str = "Asia/Shanghai"
     case_check_every_s: float = Field(60.0, gt=0)
-    # an operator's working-day calendar (TOML, the shape of alerts/workdays.toml): each year it holds
+    # an operator's working-day calendar (TOML, the shape of cases/workdays.toml): each year it holds
     # replaces or adds to the shipped data, e.g. the next year's holidays once they are published
     workdays_file: Path | None = None
     # position history older than this is deleted (checked hourly)

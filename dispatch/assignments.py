@@ -27,6 +27,13 @@ class AssignmentStatus(StrEnum):
 
 
 A = AssignmentStatus
+# the steps a unit (or the route on its behalf) names, by their word on the wire
+STEPS: dict[str, AssignmentStatus] = {
+    "accept": A.ACCEPTED,
+    "decline": A.DECLINED,
+    "arrive": A.ON_SCENE,
+    "clear": A.CLEARED,
+}
 ACTIVE = frozenset({A.OFFERED, A.ACCEPTED, A.EN_ROUTE, A.ON_SCENE})
 ENDED = frozenset(set(A) - ACTIVE)
 # ended by the unit's refusal or silence: that unit is not asked again for the same incident

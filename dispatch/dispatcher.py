@@ -24,10 +24,10 @@ import asyncpg
 from redis.exceptions import RedisError
 
 from alerts import incidents
-from alerts.casebook import CaseBook
 from alerts.catalogue import Catalogue, PlanItem
 from alerts.incidents import UNSERVED, IncidentStatus
 from alerts.queue import QueuedAlert
+from cases.casebook import CaseBook
 from core import eventlog
 from core.db import Conn, Queryable
 from core.errors import Conflict, NotFound

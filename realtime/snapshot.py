@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from alerts import incidents
-from alerts.casebook import CaseBook
+from cases.casebook import CaseBook
 from dispatch import assignments
 from units.kinds import UnitKind
 from units.live import LiveIndex

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 import uvicorn
 import websockets
 
-from alerts.casebook import Clock, system_clock
+from cases.casebook import Clock, system_clock
 from center.migrations import is_current
 from center.runtime import Roles, running_center
 from center.settings import Settings

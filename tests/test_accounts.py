@@ -15,13 +15,13 @@ import asyncpg
 import httpx
 import pytest
 
+from accounts.users import NewUser, UserStore, create_demo_accounts
 from center.connections import open_pool
 from core.errors import Conflict, Invalid
 from core.roles import Role
 from tests.conftest import Center, Stores, center_settings, serving, wipe
 from tests.helpers import add_unit
 from web.routes.login import WRONG
-from web.users import NewUser, UserStore, create_demo_accounts
 
 LOCK_S = 1.5
 PASSWORD = "correct horse battery"

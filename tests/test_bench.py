@@ -65,7 +65,7 @@ def test_bench_smoke_prints_the_table_and_writes_json(tmp_path: Path) -> None:
 
 def test_bench_only_runs_the_chosen_sections() -> None:
     """``--only`` (repeatable) narrows the run; the command line and the bench agree on the sections."""
-    from center.bench.plan import SECTIONS, Plan
+    from bench.plan import SECTIONS, Plan
     from center.cli import BENCH_SECTIONS, parser
 
     assert BENCH_SECTIONS == SECTIONS

@@ -13,9 +13,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from alerts.casebook import SUPERVISION_MAX_AHEAD, CaseBook
 from alerts.catalogue import load_catalogue
-from alerts.workdays import WorkCalendar, load_calendar
+from cases.casebook import SUPERVISION_MAX_AHEAD, CaseBook
+from cases.workdays import WorkCalendar, load_calendar
 from center.connections import open_pool
 from center.runtime import Roles
 from core.roles import Role
@@ -90,7 +90,7 @@ async def test_a_case_with_an_absurd_date_does_not_stop_the_others(
     await wipe(stores)
     clock = Clock(at(9, 16, 10))  # Wednesday: one working day for a safety hazard, due Friday 00:00
     settings = center_settings(stores, data_dir=tmp_path, case_check_every_s=0.2)
-    caplog.set_level(logging.WARNING, logger="alerts.casebook")
+    caplog.set_level(logging.WARNING, logger="cases.casebook")
     async with serving(settings, Roles(), clock) as center:
         cases = [await open_case(center, i) for i in range(4)]
         good, before_year_1, level_in_year_1, year_9999 = (c["id"] for c in cases)

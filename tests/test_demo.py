@@ -16,13 +16,13 @@ import orjson
 import pytest
 import websockets
 
-from alerts.cases import place_of
 from alerts.catalogue import load_catalogue
-from center.sim.city import huangpu
-from center.sim.profile import MIX, CallMaker, mix_at
-from center.sim.roster import demo_roster
+from cases.status import place_of
 from core.roles import Role
 from core.tokens import TokenSigner
+from simulation.city import huangpu
+from simulation.profile import MIX, CallMaker, mix_at
+from simulation.roster import demo_roster
 from tests.conftest import SECRET, Stores, free_port, wipe
 from units.kinds import load_kinds
 from web.routes.alerts import AlertIn, GridEventIn

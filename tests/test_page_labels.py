@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.cases import CaseStatus, Mark
 from alerts.incidents import OPEN, UNSERVED, IncidentStatus
+from cases.status import CaseStatus, Mark
 from dispatch.assignments import ACTIVE, AssignmentStatus
 from dispatch.recommend import Reason, ShortfallCode
 from units.status import AVAILABILITY, SELF_REPORTABLE, UnitStatus

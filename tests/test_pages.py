@@ -28,11 +28,11 @@ from playwright.async_api import (
     expect,
 )
 
+from accounts.users import NewUser, UserStore
 from center.connections import open_pool
 from center.runtime import Roles
 from core.roles import Role
 from tests.conftest import Center, Stores, center_settings, serving, wipe
-from web.users import NewUser, UserStore
 
 # Debian's, installed by ./run tests (apt-get install chromium); if it is missing the launch fails the
 # tests, it never skips them

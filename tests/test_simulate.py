@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from alerts.catalogue import load_catalogue
-from center.sim.calls import DEFAULT_FILE, choose, map_call, read_calls, windows
-from center.sim.greedy import greedy_picks
-from center.sim.metrics import RunLog, summarise
-from center.sim.replay import RunPlan
-from center.sim.stations import SHARES, fleet_sizes, kmeans, replay_fleet
-from center.sim.watch import SeenUnit
 from dispatch.travel import StraightLineTravel
+from simulation.calls import DEFAULT_FILE, choose, map_call, read_calls, windows
+from simulation.greedy import greedy_picks
+from simulation.metrics import RunLog, summarise
+from simulation.replay import RunPlan
+from simulation.stations import SHARES, fleet_sizes, kmeans, replay_fleet
+from simulation.watch import SeenUnit
 from tests.conftest import Stores, wipe
 from units.kinds import load_kinds
 

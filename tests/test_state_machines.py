@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.cases import TRANSITIONS as CASE_TRANSITIONS
-from alerts.cases import CaseStatus
 from alerts.incidents import OPEN, UNSERVED
 from alerts.incidents import TRANSITIONS as INCIDENT_TRANSITIONS
 from alerts.incidents import IncidentStatus as I
+from cases.status import TRANSITIONS as CASE_TRANSITIONS
+from cases.status import CaseStatus
 from core import transitions
 from core.transitions import IllegalTransition
 from dispatch.assignments import ACTIVE, UNIT_STATUS_AFTER, incident_status_for

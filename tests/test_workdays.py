@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.cases import Holder, Level, Mark, due_marks, may_act, may_supervise, place_of
-from alerts.workdays import (
+from cases.status import Holder, Level, Mark, due_marks, may_act, may_supervise, place_of
+from cases.workdays import (
     MAX_WORKING_DAYS,
     CalendarError,
     SpanError,
@@ -155,17 +155,17 @@ def test_years_without_holiday_data_are_reported() -> None:
 
 
 def test_a_missing_year_is_a_warning_at_start(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="alerts.workdays"):
+    with caplog.at_level(logging.WARNING, logger="cases.workdays"):
         assert warn_missing_years(CAL, at(12, 20)) == [2027]
     assert "no holiday data for 2027" in caplog.text and "DISPATCH_WORKDAYS_FILE" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="alerts.workdays"):
+    with caplog.at_level(logging.WARNING, logger="cases.workdays"):
         assert warn_missing_years(CAL, at(6, 1)) == []
     assert caplog.text == ""
 
 
 EXAMPLE_2027 = """
-# an operator's file: the shape of alerts/workdays.toml (these dates are an example, not the 2027 notice)
+# an operator's file: the shape of cases/workdays.toml (these dates are an example, not the 2027 notice)
 [2027]
 holidays = ["2027-01-01"]
 workdays = ["2027-01-02"]

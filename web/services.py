@@ -9,11 +9,12 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
+from accounts.users import UserStore
 from alerts.attachments import AttachmentStore
-from alerts.casebook import CaseBook
 from alerts.catalogue import Catalogue
 from alerts.intake import Intake
 from alerts.related import Related
+from cases.casebook import CaseBook
 from core.feed import Feed
 from core.tokens import TokenSigner
 from dispatch.dispatcher import Dispatcher
@@ -24,7 +25,6 @@ from units.kinds import UnitKind
 from units.live import LiveIndex
 from units.positions import PositionService
 from units.roster import Roster
-from web.users import UserStore
 
 
 @dataclass

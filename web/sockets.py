@@ -25,6 +25,7 @@ from core.errors import Conflict, DomainError, Invalid, NotFound
 from core.roles import SEES_CALLER_DATA, Role
 from core.tokens import InvalidToken, Principal
 from dispatch import assignments
+from dispatch.assignments import STEPS
 from realtime.sessions import (
     INTERNAL_ERROR,
     POLICY_VIOLATION,
@@ -37,7 +38,6 @@ from realtime.sessions import (
 )
 from units.live import Fix
 from units.status import SELF_REPORTABLE, UnitStatus
-from web.routes.assignments import STEPS
 from web.services import Services
 
 router = APIRouter()

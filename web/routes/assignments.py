@@ -10,18 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.bounds import TEXT, Id, PathId
 from core.roles import Role
 from core.tokens import Principal
-from dispatch.assignments import AssignmentStatus
+from dispatch.assignments import STEPS
 from web.auth import ServicesDep, allow
 
 router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
 DispatcherOnly = Annotated[Principal, Depends(allow(Role.DISPATCHER))]
-
-STEPS: dict[str, AssignmentStatus] = {
-    "accept": AssignmentStatus.ACCEPTED,
-    "decline": AssignmentStatus.DECLINED,
-    "arrive": AssignmentStatus.ON_SCENE,
-    "clear": AssignmentStatus.CLEARED,
-}
 
 
 class CancelIn(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from alerts.cases import CaseStatus, Holder, Level, Place, covers
+from cases.status import CaseStatus, Holder, Level, Place, covers
 from core.bounds import LINE, TEXT, PathId
 from core.errors import Invalid
 from core.roles import Role

@@ -10,11 +10,11 @@ import jwt
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from accounts.users import MAX_PASSWORD_LENGTH, AccountLocked, BadCredentials
 from core.bounds import LINE
 from core.tokens import Principal
 from web.auth import ServicesDep, principal
 from web.errors import ErrorBody, error_response
-from web.users import MAX_PASSWORD_LENGTH, AccountLocked, BadCredentials
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 WRONG = "wrong username or password"  # the same for an unknown name: nothing is revealed

@@ -1,0 +1,1 @@
+"""Grid cases: a grid report's workflow from acceptance to closing, supervision, the working-day calendar."""
