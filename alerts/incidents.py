@@ -152,3 +152,29 @@ async def open_incidents(conn: Queryable, limit: int = 1000) -> list[Incident]:
         "select * from incidents where closed_at is null order by priority, received_at limit $1", limit
     )
     return [Incident.from_row(r) for r in rows]
+
+
+async def alerts_of(conn: Queryable, incident_id: int, caller_data: bool) -> list[dict[str, Any]]:
+    """The alerts of one incident, oldest first; the caller's phone and name masked unless
+    ``caller_data`` (the roles that may see them)."""
+    rows = await conn.fetch(
+        """select id, channel, category, priority, lat, lon, orig_lat, orig_lon, coord_system, address,
+                  description, caller_phone, caller_name, received_at
+           from alerts where incident_id = $1 order by id""",
+        incident_id,
+    )
+    found = []
+    for r in rows:
+        alert = dict(r) | {"received_at": r["received_at"].isoformat()}
+        if not caller_data:
+            alert["caller_phone"] = mask(alert["caller_phone"])
+            alert["caller_name"] = mask(alert["caller_name"])
+        found.append(alert)
+    return found
+
+
+def mask(value: str | None) -> str | None:
+    """Enough of a phone number or a name to tell two callers apart, not to call them."""
+    if not value:
+        return value
+    return value[:3] + "*" * max(0, len(value) - 5) + value[-2:] if len(value) > 5 else "*" * len(value)

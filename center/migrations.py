@@ -1,4 +1,8 @@
-"""Schema migrations: ordered SQL files, each applied once, in its own transaction, and recorded."""
+"""Schema migrations: ordered SQL files, each applied once, in its own transaction, and recorded.
+
+Tables change only through numbered migrations. SQL functions live beside the code that calls them
+(``ROUTINES``) and are applied with ``create or replace`` at every start, after the migrations.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from core.db import Conn, Queryable
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # one migrator at a time when several processes start together
 _LOCK_ID = 0x44495350  # "DISP"
+# (package, file) of the SQL functions, each beside the module that calls it
+ROUTINES: tuple[tuple[str, str], ...] = (("alerts", "intake.sql"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,9 @@ async def migrate(conn: Conn) -> list[str]:
                     "insert into schema_migrations (version, name) values ($1, $2)", m.version, m.name
                 )
             done.append(m.name)
+        async with conn.transaction():  # the functions, as this version of the code calls them
+            for package, name in ROUTINES:
+                await conn.execute(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
     finally:
         await conn.execute("select pg_advisory_unlock($1)", _LOCK_ID)
     return done

@@ -57,33 +57,13 @@ async def get_incident(
     sent = await assignments.for_incident(svc.pool, incident_id)
     if who.role is Role.UNIT and all(a.unit_id != who.unit_id for a in sent):
         raise HTTPException(403, "a unit reads only the incidents it is sent to")
-    rows = await svc.pool.fetch(
-        """select id, channel, category, priority, lat, lon, orig_lat, orig_lon, coord_system, address,
-                  description, caller_phone, caller_name, received_at
-           from alerts where incident_id = $1 order by id""",
-        incident_id,
-    )
-    alerts = []
-    for r in rows:
-        alert = {k: v for k, v in dict(r).items() if k != "received_at"} | {
-            "received_at": r["received_at"].isoformat()
-        }
-        if who.role not in SEES_CALLER_DATA:
-            alert["caller_phone"] = _mask(alert["caller_phone"])
-            alert["caller_name"] = _mask(alert["caller_name"])
-        alerts.append(alert)
+    alerts = await incidents.alerts_of(svc.pool, incident_id, caller_data=who.role in SEES_CALLER_DATA)
     return {
         **incident.as_json(),
         "alerts": alerts,
         "assignments": [a.as_json() for a in sent],
         "timeline": [e.as_json() for e in await eventlog.timeline(svc.pool, incident_id)],
     }
-
-
-def _mask(value: str | None) -> str | None:
-    if not value:
-        return value
-    return value[:3] + "*" * max(0, len(value) - 5) + value[-2:] if len(value) > 5 else "*" * len(value)
 
 
 @router.get("/{incident_id}/recommendation")
