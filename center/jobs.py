@@ -75,6 +75,9 @@ def reconcile(parts: Parts, older_than_s: float) -> Callable[[], Awaitable[None]
 def schedule(parts: Parts, settings: Settings) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler()
 
+    async def pending_sweep() -> None:
+        await parts.feed.publish((await parts.pending.sweep())[1])
+
     async def case_deadlines() -> None:
         await parts.feed.publish(await parts.cases.check_deadlines())
 
@@ -85,8 +88,13 @@ def schedule(parts: Parts, settings: Settings) -> AsyncIOScheduler:
 
     now = datetime.now(UTC)
     jobs: list[tuple[str, Job, float, datetime | None]] = [
-        ("offer-timeouts", lambda: expire_overdue_offers(parts.lifecycle), settings.offer_check_every_s, now),
-        ("pending-sweep", parts.pending.sweep, settings.pending_sweep_every_s, now),
+        (
+            "offer-timeouts",
+            lambda: expire_overdue_offers(parts.lifecycle, parts.feed.publish),
+            settings.offer_check_every_s,
+            now,
+        ),
+        ("pending-sweep", pending_sweep, settings.pending_sweep_every_s, now),
         ("case-deadlines", case_deadlines, settings.case_check_every_s, now),
         ("prune-history", prune_history, 3600.0, now),
         ("live-repair", parts.repair_live, settings.live_repair_every_s, None),

@@ -30,8 +30,10 @@ from center.settings import Settings
 from center.supervision import Failures, Tasks
 from core.feed import Feed
 from core.tokens import TokenSigner
+from dispatch.candidates import Candidates
 from dispatch.dispatcher import Dispatcher
 from dispatch.lifecycle import Lifecycle
+from dispatch.offers import Offers
 from dispatch.pending import PendingList
 from dispatch.travel import StraightLineTravel
 from dispatch.worker import DispatchWorker, consumer_name
@@ -128,9 +130,11 @@ async def running_center(
         stack.push_async_callback(positions.close)
         travel = StraightLineTravel({k: v.speed_kmh for k, v in kinds.items()})
         cases = CaseBook(pool, catalogue, calendar, clock)
-        dispatcher = Dispatcher(pool, roster, live, feed, catalogue, kinds, travel, cases)
-        pending = PendingList(dispatcher)
-        lifecycle = Lifecycle(dispatcher, pending)
+        offers = Offers(pool, roster, live)
+        candidates = Candidates(live, kinds)
+        dispatcher = Dispatcher(pool, offers, candidates, catalogue, travel, cases)
+        pending = PendingList(pool, dispatcher, offers, candidates, catalogue, travel)
+        lifecycle = Lifecycle(pool, roster, dispatcher, pending, catalogue)
         hub = Hub(feed)
         await rebuild_live_if_lost(redis, roster)
 
@@ -143,7 +147,7 @@ async def running_center(
             tasks.start("feed-reader", hub.run)
         if roles.dispatch:
             for i in range(settings.dispatcher_tasks):
-                worker = DispatchWorker(dispatcher, queue, consumer_name(i))
+                worker = DispatchWorker(dispatcher, queue, feed, consumer_name(i))
                 tasks.start(f"dispatcher-{i}", worker.run)
         if roles.scheduler:
             parts = Parts(pool, queue, feed, lifecycle, pending, cases,

@@ -83,6 +83,15 @@ TIME_COLUMN: dict[AssignmentStatus, str] = {
 
 
 @dataclass(frozen=True, slots=True)
+class OnIncident:
+    """A unit that is, or was, on an incident: what its assignment says."""
+
+    unit_id: int
+    kind: str
+    status: AssignmentStatus
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     id: int
     incident_id: int
@@ -141,3 +150,23 @@ async def all_active(conn: Queryable) -> list[Assignment]:
         "select * from assignments where status = any($1::text[]) order by id", [s.value for s in ACTIVE]
     )
     return [Assignment.from_row(r) for r in rows]
+
+
+async def on_incident(conn: Queryable, incident_id: int) -> list[OnIncident]:
+    """Every unit an incident was offered to, with the unit's kind and the assignment's status."""
+    rows = await conn.fetch(
+        """select a.unit_id, a.status, u.kind from assignments a join units u on u.id = a.unit_id
+           where a.incident_id = $1 order by a.id""",
+        incident_id,
+    )
+    return [OnIncident(r["unit_id"], r["kind"], AssignmentStatus(r["status"])) for r in rows]
+
+
+async def refusals(conn: Queryable, incident_ids: list[int]) -> set[tuple[int, int]]:
+    """(incident, unit) pairs where the unit declined or let its offer lapse: not asked again."""
+    rows = await conn.fetch(
+        """select incident_id, unit_id from assignments
+           where incident_id = any($1::bigint[]) and status = any($2::text[])""",
+        incident_ids, [s.value for s in REFUSED],
+    )  # fmt: skip
+    return {(r["incident_id"], r["unit_id"]) for r in rows}

@@ -1,6 +1,7 @@
 """The assignment lifecycle after the offer: a unit's acknowledgements, a dispatcher's cancel, reassign
 and close, and what follows each step (the unit's status, the incident's status and canonical times,
-a replacement for a unit that declined or let its offer lapse, a freed unit's next incident)."""
+a replacement for a unit that declined or let its offer lapse, a freed unit's next incident). Every
+method returns the events of what it wrote, for its caller (a route, a socket, a job) to publish."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncpg
 from redis.exceptions import RedisError
 
 from alerts import incidents
+from alerts.catalogue import Catalogue
 from alerts.incidents import IncidentStatus
 from core import eventlog, transitions
 from core.db import Conn
@@ -26,25 +28,32 @@ from dispatch.assignments import (
     incident_status_for,
 )
 from dispatch.assignments import AssignmentStatus as A
+from dispatch.decisions import waiting_status
 from dispatch.dispatcher import Dispatcher
 from dispatch.pending import PendingList
-from units.roster import Unit
+from units.roster import Roster, Unit
 from units.status import UnitStatus, dispatchable
 
 log = logging.getLogger(__name__)
 
 
 class Lifecycle:
-    def __init__(self, dispatcher: Dispatcher, pending: PendingList) -> None:
-        self.d = dispatcher
+    def __init__(
+        self, pool: asyncpg.Pool, roster: Roster, dispatcher: Dispatcher, pending: PendingList,
+        catalogue: Catalogue,
+    ) -> None:  # fmt: skip
+        self.pool = pool
+        self.roster = roster
+        self.dispatcher = dispatcher
         self.pending = pending
+        self.catalogue = catalogue
 
     async def advance(
         self, assignment_id: int, wanted: A, actor: str, unit_id: int | None = None, reason: str | None = None
-    ) -> Assignment:
+    ) -> tuple[Assignment, list[Event]]:
         """Move an assignment one step (accept, arrive, clear, decline, cancel, time out); the unit's
         status follows. ``unit_id`` given: only that unit's own assignment may move."""
-        async with self.d.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow("select * from assignments where id = $1 for update", assignment_id)
             if row is None or (unit_id is not None and row["unit_id"] != unit_id):
                 raise NotFound(f"no assignment {assignment_id}", assignment_id=assignment_id)
@@ -71,10 +80,8 @@ class Lifecycle:
                 data={**assignment.as_json(), "callsign": unit.callsign,
                       "incident_status": incident_status, "alarm": wanted is A.TIMED_OUT},
             )  # fmt: skip
-        await self.d.roster.sync_live([unit])
-        await self.d.feed.publish([*unit_events, event])
-        await self._follow_up(assignment, unit, actor)
-        return assignment
+        await self.roster.sync_live([unit])
+        return assignment, [*unit_events, event, *await self._follow_up(assignment, unit, actor)]
 
     async def _unit_follows(
         self, conn: Conn, assignment: Assignment, step: A, actor: str
@@ -82,64 +89,76 @@ class Lifecycle:
         """The unit's status that the assignment's step implies; no change (and no event) when the
         unit is in it already (accepted -> en route: the unit is on its way since it accepted)."""
         wanted = UNIT_STATUS_AFTER[step]
-        unit = await self.d.roster.get(assignment.unit_id, conn)
+        unit = await self.roster.get(assignment.unit_id, conn)
         if unit.status is wanted:
             return unit, []
-        unit, event = await self.d.roster.change_status_in(
+        unit, event = await self.roster.change_status_in(
             conn, assignment.unit_id, wanted, actor,
             data={"incident_id": assignment.incident_id, "assignment_id": assignment.id},
         )  # fmt: skip
         return unit, [event]
 
-    async def _follow_up(self, assignment: Assignment, unit: Unit, actor: str) -> None:
+    async def _follow_up(self, assignment: Assignment, unit: Unit, actor: str) -> list[Event]:
         """After commit: replace a unit that declined or went silent; give a freed unit the next
         incident. The step itself stands whatever happens here; the periodic sweep retries."""
+        events: list[Event] = []
         try:
             if assignment.status in REFUSED:
-                await self.replace(assignment.incident_id, actor)
+                events += await self.replace(assignment.incident_id, actor)
             if dispatchable(unit.status):
-                await self.pending.unit_freed(unit.id, actor)
+                events += (await self.pending.unit_freed(unit.id, actor))[1]
         except (asyncpg.PostgresError, RedisError, OSError, DomainError):
             log.exception("follow-up of assignment %s failed; the pending sweep will retry", assignment.id)
+        return events
 
-    async def replace(self, incident_id: int, actor: str) -> None:
+    async def replace(self, incident_id: int, actor: str) -> list[Event]:
         """Ask the next candidate for what the plan still lacks; with nobody left, the incident waits
         on the pending list (or goes back to a dispatcher, where a dispatcher confirms)."""
-        incident = await incidents.get(self.d.pool, incident_id)
+        incident = await incidents.get(self.pool, incident_id)
         if incident.status is IncidentStatus.CLOSED:
-            return
-        auto = self.d.catalogue.get(incident.category).auto_dispatch
-        if auto and await self.d.refill(incident_id, actor):
-            return
+            return []
+        auto = self.catalogue.get(incident.category).auto_dispatch
+        events: list[Event] = []
+        if auto:
+            offered, events = await self.dispatcher.refill(incident_id, actor)
+            if offered:
+                return events
         if incident.status in (IncidentStatus.PENDING, IncidentStatus.AWAITING_CONFIRMATION):
-            status = IncidentStatus.PENDING if auto else IncidentStatus.AWAITING_CONFIRMATION
-            rec = await self.d.recommendation(incident_id, remaining=True)
-            await self.d.set_waiting(incident_id, status, rec, actor)
+            rec = await self.dispatcher.recommendation(incident_id, remaining=True)
+            events += await self.dispatcher.set_waiting(incident_id, waiting_status(auto), rec, actor)
+        return events
 
-    async def cancel(self, assignment_id: int, actor: str, reason: str | None = None) -> Assignment:
+    async def cancel(
+        self, assignment_id: int, actor: str, reason: str | None = None
+    ) -> tuple[Assignment, list[Event]]:
         """A dispatcher stands a unit down; no replacement is asked for."""
         return await self.advance(
             assignment_id, A.CANCELLED, actor, reason=reason or "cancelled by dispatcher"
         )
 
-    async def reassign(self, assignment_id: int, unit_id: int, actor: str) -> tuple[Assignment, Assignment]:
+    async def reassign(
+        self, assignment_id: int, unit_id: int, actor: str
+    ) -> tuple[Assignment, Assignment, list[Event]]:
         """Send another unit instead: the new one is offered first, so the incident is never left bare."""
-        row = await self.d.pool.fetchrow(
+        row = await self.pool.fetchrow(
             "select incident_id, status from assignments where id = $1", assignment_id
         )
         if row is None:
             raise NotFound(f"no assignment {assignment_id}", assignment_id=assignment_id)
         if A(row["status"]) not in ACTIVE:
             raise Conflict(f"assignment {assignment_id} has ended", status=row["status"])
-        offered, refused = await self.d.send(row["incident_id"], [unit_id], actor)
+        offered, refused, events = await self.dispatcher.send(row["incident_id"], [unit_id], actor)
         if not offered:
             raise Conflict(f"unit {unit_id} cannot be sent", refused=refused)
-        old = await self.advance(assignment_id, A.CANCELLED, actor, reason=f"reassigned to unit {unit_id}")
-        return old, offered[0]
+        reason = f"reassigned to unit {unit_id}"
+        old, more = await self.advance(assignment_id, A.CANCELLED, actor, reason=reason)
+        return old, offered[0], events + more
 
-    async def close(self, incident_id: int, actor: str, reason: str | None = None) -> incidents.Incident:
+    async def close(
+        self, incident_id: int, actor: str, reason: str | None = None
+    ) -> tuple[incidents.Incident, list[Event]]:
         """Close an incident; refused while units are still on it."""
-        async with self.d.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             incident = await incidents.get(conn, incident_id, lock=True)
             if incident.status is IncidentStatus.CLOSED:
                 raise Conflict(f"incident {incident_id} is already closed", incident_id=incident_id)
@@ -158,13 +177,12 @@ class Lifecycle:
                 data={"status": IncidentStatus.CLOSED.value, "reason": reason or "resolved"},
             )  # fmt: skip
             closed = await incidents.get(conn, incident_id)
-        await self.d.feed.publish([event])
-        return closed
+        return closed, [event]
 
-    async def report_status(self, unit_id: int, wanted: UnitStatus, actor: str) -> Unit:
+    async def report_status(self, unit_id: int, wanted: UnitStatus, actor: str) -> tuple[Unit, list[Event]]:
         """A status the unit sets itself (available, off duty, ...); a unit coming free takes the most
         urgent waiting incident it can serve."""
-        async with self.d.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("select 1 from units where id = $1 for update", unit_id)  # vs. offers
             running = await active_for_unit(conn, unit_id)
             # on an assignment, the unit's status follows the assignment; an ambulance on scene may
@@ -175,15 +193,15 @@ class Lifecycle:
                     "accept, decline, arrive or clear it, or ask a dispatcher to cancel it",
                     assignments=[a.id for a in running], status=running[0].status.value,
                 )  # fmt: skip
-            unit, event = await self.d.roster.change_status_in(conn, unit_id, wanted, actor)
-        await self.d.roster.sync_live([unit])
-        await self.d.feed.publish([event])
+            unit, event = await self.roster.change_status_in(conn, unit_id, wanted, actor)
+        await self.roster.sync_live([unit])
+        events = [event]
         if dispatchable(unit.status):
             try:
-                await self.pending.unit_freed(unit.id, actor)
+                events += (await self.pending.unit_freed(unit.id, actor))[1]
             except (asyncpg.PostgresError, RedisError, OSError, DomainError):
                 log.exception("unit %s freed but not offered; the pending sweep will retry", unit_id)
-        return unit
+        return unit, events
 
 
 async def _incident_follows(conn: Conn, incident_id: int, step: A) -> str:

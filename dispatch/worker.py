@@ -1,4 +1,4 @@
-"""A dispatcher task: reads the queue as one consumer of the group, handles, acknowledges.
+"""A dispatcher task: reads the queue as one consumer of the group, handles, publishes, acknowledges.
 
 An entry is acknowledged only after it was handled, so a task killed in between leaves it pending in
 the group, where another task reclaims it after ``reclaim_idle_ms``.
@@ -16,6 +16,8 @@ from redis.exceptions import RedisError
 
 from alerts.queue import AlertQueue, QueuedAlert
 from core.errors import DomainError
+from core.eventlog import Event
+from core.feed import Feed
 from core.outages import TRANSIENT
 from dispatch.dispatcher import Dispatcher
 
@@ -28,10 +30,11 @@ def consumer_name(index: int) -> str:
 
 class DispatchWorker:
     def __init__(
-        self, dispatcher: Dispatcher, queue: AlertQueue, name: str, reclaim_idle_ms: int = 15_000
+        self, dispatcher: Dispatcher, queue: AlertQueue, feed: Feed, name: str, reclaim_idle_ms: int = 15_000
     ) -> None:
         self._dispatcher = dispatcher
         self._queue = queue
+        self._feed = feed
         self.name = name
         self._reclaim_idle_ms = reclaim_idle_ms
 
@@ -39,7 +42,7 @@ class DispatchWorker:
         """Handle one entry; acknowledge it once handled. A store that failed leaves it queued; an
         alert that cannot be handled at all raises an alarm instead of failing for ever."""
         try:
-            await self._dispatcher.handle(item)
+            _, events = await self._dispatcher.handle(item)
         except TRANSIENT:
             # leave it unacknowledged: it is reclaimed and tried again
             log.exception("alert %s not handled; it stays queued", item.alert_id)
@@ -51,15 +54,26 @@ class DispatchWorker:
             why = exc.message if isinstance(exc, DomainError) else str(exc)
             if not await self._give_up(item, f"{type(exc).__name__}: {why}"):
                 return
+        else:
+            await self._publish(events)
         await self._queue.ack(item)
+
+    async def _publish(self, events: list[Event]) -> None:
+        """Events of a committed change to the live feed; if that fails, screens see them at their next
+        snapshot (they are in the event log), and the alert is not handled again."""
+        try:
+            await self._feed.publish(events)
+        except (RedisError, OSError):
+            log.warning("events of a handled alert not published; screens catch up at the next snapshot")
 
     async def _give_up(self, item: QueuedAlert, reason: str) -> bool:
         """Hand the alert to a dispatcher as an alarm; False when that could not be recorded."""
         try:
-            await self._dispatcher.give_up(item, reason)
+            events = await self._dispatcher.give_up(item, reason)
         except Exception:
             log.exception("alarm for alert %s not recorded; it stays queued", item.alert_id)
             return False
+        await self._publish(events)
         return True
 
     async def run(self) -> None:

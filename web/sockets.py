@@ -185,7 +185,8 @@ async def _unit_message(svc: Services, who: Principal, unit_id: int, m: dict[str
                 reason = f"assignment_id must be an integer in 1..{MAX_ID}"
                 return error_frame(reason, ref, "invalid", "assignment_id")
             field = "assignment_id"
-            a = await svc.lifecycle.advance(assignment_id, STEPS[kind], who.actor, unit_id=unit_id)
+            a, events = await svc.lifecycle.advance(assignment_id, STEPS[kind], who.actor, unit_id=unit_id)
+            await svc.feed.publish(events)
             return {"type": "ack", "ref": ref, "assignment": a.as_json()}
         if kind == "status":
             value = m.get("status")
@@ -198,7 +199,8 @@ async def _unit_message(svc: Services, who: Principal, unit_id: int, m: dict[str
             if status not in SELF_REPORTABLE:
                 return error_frame(f"status {status.value} follows assignments", ref, "invalid", "status")
             field = "status"
-            unit = await svc.lifecycle.report_status(unit_id, status, who.actor)
+            unit, events = await svc.lifecycle.report_status(unit_id, status, who.actor)
+            await svc.feed.publish(events)
             return {"type": "ack", "ref": ref, "status": unit.status.value}
         return error_frame(f"unknown message type {shown(kind)}", ref, "bad_message", "type")
     except DomainError as exc:

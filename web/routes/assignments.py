@@ -33,7 +33,9 @@ async def cancel(
 ) -> dict[str, Any]:
     """A dispatcher stands the unit down; it becomes available again."""
     reason = body.reason if body else None
-    return (await svc.lifecycle.cancel(assignment_id, who.actor, reason)).as_json()
+    cancelled, events = await svc.lifecycle.cancel(assignment_id, who.actor, reason)
+    await svc.feed.publish(events)
+    return cancelled.as_json()
 
 
 @router.post("/{assignment_id}/reassign")
@@ -41,7 +43,8 @@ async def reassign(
     assignment_id: PathId, body: ReassignIn, svc: ServicesDep, who: DispatcherOnly
 ) -> dict[str, Any]:
     """Send another unit instead; the new unit is offered before the old one is stood down."""
-    old, new = await svc.lifecycle.reassign(assignment_id, body.unit_id, who.actor)
+    old, new, events = await svc.lifecycle.reassign(assignment_id, body.unit_id, who.actor)
+    await svc.feed.publish(events)
     return {"cancelled": old.as_json(), "offered": new.as_json()}
 
 
@@ -54,5 +57,6 @@ async def step(
 ) -> dict[str, Any]:
     """Move an assignment one step; a unit may move only its own."""
     own = who.unit_id if who.role is Role.UNIT else None
-    assignment = await svc.lifecycle.advance(assignment_id, STEPS[step], who.actor, unit_id=own)
+    assignment, events = await svc.lifecycle.advance(assignment_id, STEPS[step], who.actor, unit_id=own)
+    await svc.feed.publish(events)
     return assignment.as_json()

@@ -80,7 +80,8 @@ class SendIn(BaseModel):
 @router.post("/{incident_id}/assignments", status_code=201)
 async def send_units(incident_id: PathId, body: SendIn, svc: ServicesDep, who: Dispatcher) -> dict[str, Any]:
     """A dispatcher sends units (the recommended ones, or any other available unit)."""
-    offered, refused = await svc.dispatcher.send(incident_id, body.unit_ids, who.actor)
+    offered, refused, events = await svc.dispatcher.send(incident_id, body.unit_ids, who.actor)
+    await svc.feed.publish(events)
     if not offered:
         raise Conflict("none of these units could be sent", refused=refused)
     return {"offered": [a.as_json() for a in offered], "refused": refused}
@@ -111,5 +112,6 @@ async def close_incident(
     incident_id: PathId, svc: ServicesDep, who: Dispatcher, body: CloseIn | None = None
 ) -> dict[str, Any]:
     """Close an incident once no unit is on it any more."""
-    closed = await svc.lifecycle.close(incident_id, who.actor, body.reason if body else None)
+    closed, events = await svc.lifecycle.close(incident_id, who.actor, body.reason if body else None)
+    await svc.feed.publish(events)
     return closed.as_json()

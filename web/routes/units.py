@@ -131,7 +131,9 @@ async def post_status(
     _own(who, unit_id)
     if body.status not in SELF_REPORTABLE:
         raise Invalid(f"status {body.status.value} follows assignments; use them instead", field="status")
-    return (await svc.lifecycle.report_status(unit_id, body.status, who.actor)).as_json()
+    unit, events = await svc.lifecycle.report_status(unit_id, body.status, who.actor)
+    await svc.feed.publish(events)
+    return unit.as_json()
 
 
 def _not_null(schema: dict[str, Any]) -> None:
