@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from core.eventlog import Event
 
-# the key of a payload's personal data: sent only to roles that may see it (see realtime/sessions.py)
+# the key of a payload's personal data: sent only to roles that may see it (see realtime/wire.py, event_frame)
 PRIVATE = "private"
 # the kind of the coalesced position updates that screens get once a tick
 UNITS_MOVED = "units.moved"

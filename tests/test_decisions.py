@@ -42,7 +42,7 @@ def candidate(uid: int, north_m: float, kind: str = "car") -> Candidate:
 
 
 def live(uid: int, kind: str = "car", placed: bool = True, fix_at: float | None = 1000.0) -> LiveUnit:
-    lat, lon = (ORIGIN if placed else (None, None))
+    lat, lon = ORIGIN if placed else (None, None)
     return LiveUnit(uid, f"U{uid}", kind, 1, "available", None, frozenset(), lat, lon, fix_at, False)
 
 
@@ -89,8 +89,9 @@ def test_the_plan_lacks_what_active_units_do_not_fill(plan: list[PlanItem], on: 
 
 def test_an_active_unit_fills_the_first_place_of_its_kind() -> None:
     plan = [PlanItem(("car",), 1), PlanItem(("car", "moto"), 2)]
-    on = [OnIncident(1, "car", AssignmentStatus.ON_SCENE), OnIncident(2, "car", AssignmentStatus.ACCEPTED),
-          OnIncident(3, "moto", AssignmentStatus.DECLINED), OnIncident(4, "car", AssignmentStatus.CLEARED)]  # fmt: skip
+    a = AssignmentStatus
+    on = [OnIncident(1, "car", a.ON_SCENE), OnIncident(2, "car", a.ACCEPTED),
+          OnIncident(3, "moto", a.DECLINED), OnIncident(4, "car", a.CLEARED)]  # fmt: skip
     lacking = plan_lacks(plan, on)
     assert [(i.kinds, i.count) for i in lacking.plan] == [(("car", "moto"), 1)]
     assert lacking.skip == {1, 2, 3}  # the cleared unit may be asked again

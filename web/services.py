@@ -21,6 +21,7 @@ from dispatch.dispatcher import Dispatcher
 from dispatch.lifecycle import Lifecycle
 from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
+from realtime.unit_socket import UnitDesk
 from units.kinds import UnitKind
 from units.live import LiveIndex
 from units.positions import PositionService
@@ -49,4 +50,9 @@ class Services:
     readiness: Callable[[], Awaitable[dict[str, Any]]]
     users: UserStore
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
+
     max_body_bytes: int = 256 * 1024
+
+    @property
+    def unit_desk(self) -> UnitDesk:
+        return UnitDesk(self.pool, self.roster, self.positions, self.lifecycle, self.hub, self.feed)

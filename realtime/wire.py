@@ -1,7 +1,9 @@
-"""The two socket sessions once authenticated: ``/ws/ops`` (screens, dispatchers) and ``/ws/unit``.
+"""What both sockets share: the front door (Origin allow-list, the token in the first message, never
+in the URL, so it stays out of access logs), reading bounded text frames, encoding frames once per event,
+the pump from a hub subscription with heartbeats, and the one shape of an error frame.
 
-What a client sends is read with ``receive_text``: a binary frame or a message over ``MAX_MESSAGE_BYTES``
-raises ``CloseSocket``, which the front door turns into a close with that code and reason."""
+Every way a connection can end becomes a close with a code and a reason (``guarded``), never an
+exception escaping into the ASGI server (docs/api.md, "Sockets", lists the codes)."""
 
 from __future__ import annotations
 
@@ -11,15 +13,17 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import asyncpg
 import orjson
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from core.feed import PRIVATE, Feed, FeedItem
+from core.feed import PRIVATE, FeedItem
+from core.tokens import InvalidToken, Principal, TokenSigner
 from realtime.hub import Hub, Subscription
 
 log = logging.getLogger(__name__)
 
-SnapshotSource = Callable[[], Awaitable[dict[str, Any]]]
 HEARTBEAT_S = 20.0
 # the longest message a client may send (a unit's messages are ~100 bytes, an auth message ~1 KB)
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -31,6 +35,12 @@ UNSUPPORTED_DATA = 1003
 POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
+
+
+AUTH_TIMEOUT_S = 10.0
+# what a store that cannot be reached looks like: the client should reconnect (or send again) later
+UNAVAILABLE = (RedisError, OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
 
 
 class CloseSocket(Exception):
@@ -79,7 +89,7 @@ def event_frame(item: FeedItem, redact: bool = False) -> str:
     return encoded
 
 
-async def _send(ws: WebSocket, data: str) -> None:
+async def send(ws: WebSocket, data: str) -> None:
     await ws.send_text(data)
 
 
@@ -91,7 +101,7 @@ async def pump(
     sees each item once it is sent (and may end the session by raising ``CloseSocket``)."""
 
     async def forward(item: FeedItem) -> None:
-        await _send(ws, event_frame(item, redact))
+        await send(ws, event_frame(item, redact))
         if after is not None:
             after(item)
 
@@ -116,50 +126,7 @@ async def pump(
         if getter in done:
             await forward(getter.result())
         elif not done:
-            await _send(ws, frame("ping"))
-
-
-async def ops_session(
-    ws: WebSocket, hub: Hub, feed: Feed, snapshot_at: Callable[[int], Awaitable[dict[str, Any]]],
-    resume: dict[str, Any] | None,
-    sees_caller_data: bool,
-) -> None:  # fmt: skip
-    """Snapshot (or what was missed), then ordered deltas until the client goes away. A wall screen
-    (``sees_caller_data`` false) never gets callers' personal data."""
-    redact = not sees_caller_data
-    await wait_ready(hub)
-    sub = hub.subscribe()  # before reading state, so nothing falls between snapshot and deltas
-    try:
-
-        async def send_snapshot() -> None:
-            epoch, seq = await feed.head()
-            state = await snapshot_at(seq)
-            await _send(ws, frame("snapshot", epoch=epoch, seq=seq, state=state))
-            # deltas already queued up to the snapshot's seq are in it
-            kept = [i for i in _drain(sub) if i.seq > seq]
-            for item in kept:
-                sub.queue.put_nowait(item)
-
-        missed = None
-        last = _resume_seq(resume, hub.epoch)
-        if last is not None:
-            _, head = await feed.head()
-            # a position ahead of the feed is not one this center gave: start over from a snapshot
-            missed = await feed.since(last) if last <= head else None
-        if missed is None or last is None:
-            await send_snapshot()
-        else:
-            await _send(ws, frame("resumed", epoch=hub.epoch, seq=last))
-            queued = _drain(sub)
-            for item in missed:
-                await _send(ws, event_frame(item, redact))
-                last = item.seq
-            for item in queued:
-                if item.seq > last:
-                    sub.queue.put_nowait(item)
-        await until_first_ends(pump(ws, sub, send_snapshot, redact), _discard_incoming(ws))
-    finally:
-        hub.unsubscribe(sub)
+            await send(ws, frame("ping"))
 
 
 async def until_first_ends(*work: Awaitable[None]) -> None:
@@ -175,33 +142,6 @@ async def until_first_ends(*work: Awaitable[None]) -> None:
         exc = task.exception()
         if exc is not None and not isinstance(exc, WebSocketDisconnect):
             raise exc
-
-
-def _resume_seq(resume: dict[str, Any] | None, epoch: str) -> int | None:
-    """The feed position a client asks to resume from, if it is one this feed could have given."""
-    if not resume or resume.get("epoch") != epoch:
-        return None
-    seq = resume.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
-        return None
-    return seq
-
-
-def _drain(sub: Subscription) -> list[FeedItem]:
-    items = []
-    while not sub.queue.empty():
-        items.append(sub.queue.get_nowait())
-    return items
-
-
-async def _discard_incoming(ws: WebSocket) -> None:
-    # screens only listen; reading keeps pings/close handled (and refuses binary or oversized frames)
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await receive_text(ws)
-
-
-MessageHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class RateLimit:
@@ -251,57 +191,56 @@ def valid_ref(ref: Any) -> bool:
     return isinstance(ref, str) and len(ref) <= MAX_REF_CHARS and ref.isprintable()
 
 
-_NOT_JSON = object()
+def _origin_allowed(ws: WebSocket, allowed: frozenset[str]) -> bool:
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: the token alone decides
+    own = f"{ws.url.scheme.replace('ws', 'http')}://{ws.headers.get('host', '')}"
+    return origin == own or origin in allowed
 
 
-async def unit_session(
-    ws: WebSocket, hub: Hub, unit_id: int, hello: SnapshotSource, handle: MessageHandler
-) -> None:
-    """Only this unit's offers and updates; positions, acknowledgements and status come back in. A bad
-    message gets an error frame and the session goes on; the unit's retirement ends it (1008)."""
-    await wait_ready(hub)
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    """Close with ``code`` and ``reason`` (cut to what a close frame holds); a peer already gone is fine."""
+    cut = reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+    with contextlib.suppress(Exception):
+        await ws.close(code, cut)
 
-    def about_me(item: FeedItem) -> bool:
-        return str(item.payload.get("kind", "")).startswith(("assignment.", "unit."))
 
-    def retired(item: FeedItem) -> None:
-        if item.payload.get("kind") == "unit.retired":
-            raise CloseSocket(POLICY_VIOLATION, f"unit {unit_id} was retired")
-
-    sub = hub.subscribe(about_me, maxsize=200, unit_id=unit_id)
+async def guarded(ws: WebSocket, path: str, session: Callable[[], Awaitable[None]]) -> None:
+    """Run one connection; every way it can end becomes a close with a code and a reason."""
     try:
+        await session()
+    except WebSocketDisconnect:
+        pass  # the peer went away
+    except CloseSocket as exc:
+        await _close(ws, exc.code, exc.reason)
+    except UNAVAILABLE as exc:
+        log.warning("%s: a store is unreachable (%s); closing with %d", path, exc, INTERNAL_ERROR)
+        await _close(ws, INTERNAL_ERROR, "the center cannot reach its stores just now; reconnect shortly")
+    except Exception:
+        log.exception("%s: unexpected error; closing with %d", path, INTERNAL_ERROR)
+        await _close(ws, INTERNAL_ERROR, "internal error; reconnect shortly")
 
-        async def send_hello() -> None:
-            await _send(ws, frame("hello", seq=hub.seq, **(await hello())))
 
-        await send_hello()
-        limit = RateLimit(rate=20, burst=40)
-
-        async def answer(message: Any) -> dict[str, Any]:
-            ref = message.get("ref") if isinstance(message, dict) else None
-            ref_ok = valid_ref(ref)
-            echo = ref if ref_ok else None
-            if not limit.allow():  # before anything else: a flood of garbage is limited too
-                reason = "rate limit: too many messages, slow down"
-                return error_frame(reason, echo, "rate_limited", retry=True)
-            if message is _NOT_JSON:
-                return error_frame("not JSON", None, "bad_message")
-            if not isinstance(message, dict):
-                return error_frame("a message must be a JSON object", None, "bad_message")
-            if not ref_ok:
-                reason = f"ref must be null, an integer or at most {MAX_REF_CHARS} printable characters"
-                return error_frame(reason, None, "invalid", field="ref")
-            return await handle(message)
-
-        async def receive() -> None:
-            while True:
-                raw = await receive_text(ws)
-                try:
-                    message: Any = orjson.loads(raw)
-                except orjson.JSONDecodeError:  # also nesting deeper than orjson's limit
-                    message = _NOT_JSON
-                await _send(ws, orjson.dumps(await answer(message)).decode())
-
-        await until_first_ends(pump(ws, sub, send_hello, after=retired), receive())
-    finally:
-        hub.unsubscribe(sub)
+async def authenticate(
+    ws: WebSocket, signer: TokenSigner, allowed_origins: frozenset[str]
+) -> tuple[Principal, dict[str, Any]]:
+    """Accept, then expect ``{"type": "auth", "token": ...}`` first; ``CloseSocket`` 1008 otherwise
+    (1003 for a binary frame, 1009 for an oversized one)."""
+    if not _origin_allowed(ws, allowed_origins):
+        raise CloseSocket(POLICY_VIOLATION, "origin not allowed")
+    await ws.accept()
+    try:
+        raw = await asyncio.wait_for(receive_text(ws), AUTH_TIMEOUT_S)
+    except TimeoutError:
+        raise CloseSocket(POLICY_VIOLATION, "authentication failed: no auth message in time") from None
+    try:
+        message = orjson.loads(raw)
+        if not isinstance(message, dict) or message.get("type") != "auth":
+            raise ValueError('the first message must be {"type": "auth", "token": ...}')
+        token = message.get("token")
+        if not isinstance(token, str):
+            raise ValueError("token missing")
+        return signer.verify(token), message
+    except (ValueError, InvalidToken) as exc:  # orjson.JSONDecodeError is a ValueError
+        raise CloseSocket(POLICY_VIOLATION, f"authentication failed: {exc}") from None
