@@ -24,7 +24,7 @@ from alerts.queue import AlertQueue
 from core.bounds import MAX_LAT, MAX_LON
 from core.errors import Conflict, Invalid
 from core.eventlog import Event
-from core.feed import PRIVATE, Feed
+from core.feed import PRIVATE
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,10 @@ def wgs84_location(new: NewAlert) -> tuple[float, float]:
 
 
 class Intake:
-    def __init__(self, pool: asyncpg.Pool, catalogue: Catalogue, queue: AlertQueue, feed: Feed) -> None:
+    def __init__(self, pool: asyncpg.Pool, catalogue: Catalogue, queue: AlertQueue) -> None:
         self._pool = pool
         self._catalogue = catalogue
         self._queue = queue
-        self._feed = feed
 
     def category(self, new: NewAlert) -> Category:
         try:
@@ -110,7 +109,9 @@ class Intake:
             )
         return category
 
-    async def accept(self, new: NewAlert, actor: str) -> Accepted:
+    async def accept(self, new: NewAlert, actor: str) -> tuple[Accepted, list[dict[str, Any]]]:
+        """Store and queue one alert; the answer, and the event for the live feed (none when the
+        request is a replay of one accepted before)."""
         category = self.category(new)
         priority = new.priority or category.priority
         lat, lon = wgs84_location(new)
@@ -145,13 +146,13 @@ class Intake:
             )  # fmt: skip
             # caller data travels on the live feed (for dispatchers' screens) but not in the event log
             private = {"caller_phone": new.caller_phone, "caller_name": new.caller_name}
-            await self._after_commit(accepted, [event.as_json() | {PRIVATE: private}])
-        return accepted
+            await self._queue_it(accepted)
+            return accepted, [event.as_json() | {PRIVATE: private}]
+        return accepted, []
 
-    async def _after_commit(self, accepted: Accepted, events: list[dict[str, Any]]) -> None:
+    async def _queue_it(self, accepted: Accepted) -> None:
         # The alert is safe in PostgreSQL; if Redis fails now, the reconciler queues it later.
         try:
             await self._queue.put(accepted.alert_id, accepted.incident_id, accepted.priority)
-            await self._feed.publish(events)
         except (RedisError, OSError):
             log.warning("alert %s accepted but not queued yet; the reconciler will", accepted.alert_id)

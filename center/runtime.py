@@ -164,7 +164,7 @@ async def running_center(
 
         yield Services(
             pool=pool, redis=redis, signer=TokenSigner(settings.secret(), settings.token_ttl_s),
-            catalogue=catalogue, kinds=kinds, intake=Intake(pool, catalogue, queue, feed), roster=roster,
+            catalogue=catalogue, kinds=kinds, intake=Intake(pool, catalogue, queue), roster=roster,
             related=Related(pool, queue), cases=cases,
             attachments=AttachmentStore(pool, settings.attachments_dir()),
             live=live, positions=positions, dispatcher=dispatcher, lifecycle=lifecycle, feed=feed, hub=hub,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
 
 from alerts.catalogue import Channel
 from alerts.coords import CoordSystem
@@ -14,7 +16,9 @@ from core.bounds import LINE, TEXT, Latitude, Longitude, PathId
 from core.roles import Role
 from core.tokens import Principal
 from web.auth import ServicesDep, allow
+from web.services import Services
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
@@ -86,7 +90,7 @@ async def post_alert(
         caller_name=body.caller_name, source_call_id=body.call_id, idempotency_key=idempotency_key,
         zone=body.zone,
     )  # fmt: skip
-    return (await svc.intake.accept(new, who.actor)).as_json()
+    return await _accept(svc, new, who.actor)
 
 
 @router.post("/grid/events", status_code=202, response_model=AlertAccepted)
@@ -103,7 +107,18 @@ async def post_grid_event(
         description=body.description, caller_phone=body.reporter_phone, caller_name=body.reporter_name,
         source_call_id=body.report_id, idempotency_key=idempotency_key, zone=body.grid_cell,
     )  # fmt: skip
-    return (await svc.intake.accept(new, who.actor)).as_json()
+    return await _accept(svc, new, who.actor)
+
+
+async def _accept(svc: Services, new: NewAlert, actor: str) -> dict[str, object]:
+    accepted, events = await svc.intake.accept(new, actor)
+    # the alert is accepted and queued: a feed that fails now must not turn that into an error (the
+    # client would send the call again); screens see it at their next snapshot
+    try:
+        await svc.feed.publish(events)
+    except (RedisError, OSError):
+        log.warning("alert %s accepted; its event reaches screens at their next snapshot", accepted.alert_id)
+    return accepted.as_json()
 
 
 @router.post("/alerts/{alert_id}/unlink")
