@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -10,9 +10,10 @@ from typing import Any
 
 import asyncpg
 
-from core import transitions
+from core import eventlog, transitions
 from core.db import Conn, Queryable
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
+from core.eventlog import Event
 
 
 class IncidentStatus(StrEnum):
@@ -145,6 +146,38 @@ async def move(
         *args,
     )
     return changed is not None
+
+
+# what a dispatcher may correct on an open incident (its status follows its units, never an edit)
+EDITABLE = ("priority", "lat", "lon", "address", "description")
+
+
+async def edit(
+    pool: asyncpg.Pool, incident_id: int, wanted: Mapping[str, Any], actor: str
+) -> tuple[Incident, list[Event]]:
+    """Correct an open incident (a new priority, a better location, notes); only fields that change
+    are written, and the event says what each was and is now. No change, no event."""
+    async with pool.acquire() as conn, conn.transaction():
+        incident = await get(conn, incident_id, lock=True)
+        if incident.status is S.CLOSED:
+            raise Conflict(f"incident {incident_id} is closed", incident_id=incident_id)
+        now = {"priority": incident.priority, "lat": incident.lat, "lon": incident.lon,
+               "address": incident.address, "description": incident.description}  # fmt: skip
+        changes = {
+            f: {"from": now[f], "to": wanted[f]} for f in EDITABLE if f in wanted and wanted[f] != now[f]
+        }
+        if not changes:
+            return incident, []
+        sets = ", ".join(f"{f} = ${n}" for n, f in enumerate(changes, start=2))
+        await conn.execute(f"update incidents set {sets} where id = $1", incident_id,
+                           *(c["to"] for c in changes.values()))  # fmt: skip
+        edited = await get(conn, incident_id)
+        event = await eventlog.append(
+            conn, "incident.updated", actor, incident_id=incident_id,
+            data={"changes": changes, "priority": edited.priority, "lat": edited.lat, "lon": edited.lon,
+                  "address": edited.address, "status": edited.status.value},
+        )  # fmt: skip
+    return edited, [event]
 
 
 async def open_incidents(conn: Queryable, limit: int = 1000) -> list[Incident]:

@@ -25,6 +25,7 @@ class Subscription:
         self.queue: asyncio.Queue[FeedItem] = asyncio.Queue(maxsize)
         self.wants = wants
         self.unit_id = unit_id
+        self.incidents: set[int] = set()  # followed besides the unit's own events (hub.follow)
         self.resync = asyncio.Event()
 
     def offer(self, item: FeedItem) -> None:
@@ -49,6 +50,8 @@ class Hub:
         # only events about one unit (units' sockets), found by the event's unit id: with thousands of
         # units connected, an event costs one lookup instead of one filter call per socket
         self._by_unit: dict[int, set[Subscription]] = {}
+        # and events about the incidents a unit is on (another unit sent, the incident corrected)
+        self._by_incident: dict[int, set[Subscription]] = {}
         self.epoch = ""
         self.seq = 0
         self.ready = asyncio.Event()
@@ -64,7 +67,22 @@ class Hub:
             self._by_unit.setdefault(unit_id, set()).add(sub)
         return sub
 
+    def follow(self, sub: Subscription, incident_id: int) -> None:
+        """Also give ``sub`` every event about this incident."""
+        sub.incidents.add(incident_id)
+        self._by_incident.setdefault(incident_id, set()).add(sub)
+
+    def unfollow(self, sub: Subscription, incident_id: int) -> None:
+        sub.incidents.discard(incident_id)
+        subs = self._by_incident.get(incident_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_incident[incident_id]
+
     def unsubscribe(self, sub: Subscription) -> None:
+        for incident_id in list(sub.incidents):
+            self.unfollow(sub, incident_id)
         if sub.unit_id is None:
             self._subs.discard(sub)
             return
@@ -109,10 +127,15 @@ class Hub:
                 self.seq = item.seq
                 for sub in list(self._subs):
                     _offer(sub, item)
+                targets: set[Subscription] = set()
                 unit_id = item.payload.get("unit_id")
                 if isinstance(unit_id, int) and unit_id in self._by_unit:
-                    for sub in list(self._by_unit[unit_id]):
-                        _offer(sub, item)
+                    targets.update(self._by_unit[unit_id])
+                incident_id = item.payload.get("incident_id")
+                if isinstance(incident_id, int) and incident_id in self._by_incident:
+                    targets.update(self._by_incident[incident_id])
+                for sub in targets:  # once each, about its unit or its incident or both
+                    _offer(sub, item)
             await asyncio.sleep(0)
 
 

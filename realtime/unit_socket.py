@@ -1,6 +1,8 @@
 """``/ws/unit``: one unit's socket, whole. After the front door (``realtime/wire.py``) it sends a hello
-(the unit and its active assignments, each with its incident), then only this unit's offers and updates;
-positions, acknowledgements and statuses come back in, each answered on the socket. A bad message gets
+(the unit and its active assignments, each with its incident), then this unit's offers and updates, and
+every change of an incident it is on as an ``incident_update`` frame with the words for the crew
+(``realtime/incident_news.py``); positions, acknowledgements and statuses come back in, each answered on
+the socket. A bad message gets
 an error frame and the session goes on; the unit's retirement ends it (1008).
 
 Refusals stay on the socket: a bad field or a refused step is permanent (``retry`` false), a store out
@@ -26,6 +28,7 @@ from dispatch import assignments
 from dispatch.assignments import STEPS
 from dispatch.lifecycle import Lifecycle
 from realtime.hub import Hub
+from realtime.incident_news import news
 from realtime.wire import (
     MAX_REF_CHARS,
     POLICY_VIOLATION,
@@ -33,6 +36,7 @@ from realtime.wire import (
     CloseSocket,
     RateLimit,
     error_frame,
+    event_frame,
     frame,
     pump,
     receive_text,
@@ -80,18 +84,43 @@ async def unit_session(ws: WebSocket, desk: UnitDesk, who: Principal) -> None:
         raise CloseSocket(POLICY_VIOLATION, "the token names no valid unit")
     await wait_ready(desk.hub)
 
-    def about_me(item: FeedItem) -> bool:
-        return str(item.payload.get("kind", "")).startswith(("assignment.", "unit."))
+    def mine(item: FeedItem) -> bool:
+        return item.payload.get("unit_id") == unit_id
 
-    def retired(item: FeedItem) -> None:
-        if item.payload.get("kind") == "unit.retired":
+    def wanted(item: FeedItem) -> bool:
+        if mine(item):
+            return str(item.payload.get("kind", "")).startswith(("assignment.", "unit."))
+        return item.payload.get("incident_id") in sub.incidents  # about an incident it is on
+
+    def render(item: FeedItem) -> str | None:
+        if mine(item):
+            return event_frame(item, redact=True)
+        text = news(item.payload, unit_id)
+        if text is None:
+            return None
+        data = item.payload.get("data") or {}
+        return frame("incident_update", seq=item.seq, incident_id=item.payload.get("incident_id"),
+                     event=item.payload.get("kind"), text=text, changes=data.get("changes"))  # fmt: skip
+
+    def after(item: FeedItem) -> None:
+        kind, incident_id = item.payload.get("kind"), item.payload.get("incident_id")
+        if kind == "unit.retired" and mine(item):
             raise CloseSocket(POLICY_VIOLATION, f"unit {unit_id} was retired")
+        if not isinstance(incident_id, int):
+            return
+        if mine(item) and kind == "assignment.offered":
+            desk.hub.follow(sub, incident_id)
+        elif (mine(item) and kind in _OFF_IT) or kind == "incident.closed":
+            desk.hub.unfollow(sub, incident_id)
 
-    sub = desk.hub.subscribe(about_me, maxsize=200, unit_id=unit_id)
+    sub = desk.hub.subscribe(wanted, maxsize=200, unit_id=unit_id)
     try:
 
         async def send_hello() -> None:
-            await send(ws, frame("hello", seq=desk.hub.seq, **(await _hello(desk, unit_id))))
+            hello = await _hello(desk, unit_id)
+            for a in hello["assignments"]:  # a reconnecting phone follows its incidents again
+                desk.hub.follow(sub, a["incident_id"])
+            await send(ws, frame("hello", seq=desk.hub.seq, **hello))
 
         await send_hello()
         limit = RateLimit(rate=20, burst=40)
@@ -121,12 +150,14 @@ async def unit_session(ws: WebSocket, desk: UnitDesk, who: Principal) -> None:
                     message = _NOT_JSON
                 await send(ws, orjson.dumps(await answer(message)).decode())
 
-        await until_first_ends(pump(ws, sub, send_hello, after=retired), receive())
+        await until_first_ends(pump(ws, sub, send_hello, after=after, render=render), receive())
     finally:
         desk.hub.unsubscribe(sub)
 
 
 _NOT_JSON = object()
+# the unit's own assignment ended: its incident is no longer news for it
+_OFF_IT = frozenset({f"assignment.{s}" for s in ("declined", "timed_out", "cancelled", "cleared")})
 
 
 async def _hello(desk: UnitDesk, unit_id: int) -> dict[str, Any]:

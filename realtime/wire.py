@@ -95,13 +95,16 @@ async def send(ws: WebSocket, data: str) -> None:
 
 async def pump(
     ws: WebSocket, sub: Subscription, on_resync: Callable[[], Awaitable[None]], redact: bool = True,
-    after: Callable[[FeedItem], None] | None = None,
+    after: Callable[[FeedItem], None] | None = None, render: Callable[[FeedItem], str | None] | None = None,
 ) -> None:  # fmt: skip
-    """Forward a subscription to the socket, with heartbeats; resync when the hub says so. ``after``
-    sees each item once it is sent (and may end the session by raising ``CloseSocket``)."""
+    """Forward a subscription to the socket, with heartbeats; resync when the hub says so. ``render``
+    turns an item into its frame (None: not sent; default: the event frame); ``after`` sees each item
+    once it is handled (and may end the session by raising ``CloseSocket``)."""
 
     async def forward(item: FeedItem) -> None:
-        await send(ws, event_frame(item, redact))
+        data = event_frame(item, redact) if render is None else render(item)
+        if data is not None:
+            await send(ws, data)
         if after is not None:
             after(item)
 

@@ -76,6 +76,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/incidents/{incident_id}/assignments"): only(R.DISPATCHER),
     ("POST", "/api/v1/incidents/{incident_id}/merge"): only(R.DISPATCHER),
     ("POST", "/api/v1/incidents/{incident_id}/close"): only(R.DISPATCHER),
+    ("PATCH", "/api/v1/incidents/{incident_id}"): only(R.DISPATCHER),
     # units
     ("POST", "/api/v1/units"): only(),
     ("GET", "/api/v1/units"): INCIDENT_VIEWERS,

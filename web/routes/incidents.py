@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts import incidents
 from core import eventlog
-from core.bounds import TEXT, Id, PathId
-from core.errors import Conflict
+from core.bounds import TEXT, Id, Latitude, Longitude, PathId
+from core.errors import Conflict, Invalid
 from core.roles import SEES_CALLER_DATA, Role
 from core.tokens import Principal
 from dispatch import assignments
@@ -64,6 +64,36 @@ async def get_incident(
         "assignments": [a.as_json() for a in sent],
         "timeline": [e.as_json() for e in await eventlog.timeline(svc.pool, incident_id)],
     }
+
+
+def _given(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # absent means unchanged; null is refused
+
+
+class IncidentChange(BaseModel):
+    """Only the fields given change; ``address`` and ``description`` may be null (cleared). A new
+    location is WGS-84 and needs both ``lat`` and ``lon``."""
+
+    model_config = ConfigDict(extra="forbid")
+    # the None defaults mark "not given" (dropped by exclude_unset); a null sent is refused
+    priority: Annotated[int, Field(ge=1, le=4)] = Field(None, json_schema_extra=_given)  # type: ignore[assignment]
+    lat: Latitude = Field(None, json_schema_extra=_given)  # type: ignore[assignment]
+    lon: Longitude = Field(None, json_schema_extra=_given)  # type: ignore[assignment]
+    address: Annotated[str, Field(max_length=500), TEXT] | None = None
+    description: Annotated[str, Field(max_length=4000), TEXT] | None = None
+
+
+@router.patch("/{incident_id}")
+async def change_incident(
+    incident_id: PathId, body: IncidentChange, svc: ServicesDep, who: Dispatcher
+) -> dict[str, Any]:
+    """Correct an open incident: priority, location, address, notes. The units on it are told at once."""
+    wanted = body.model_dump(exclude_unset=True)
+    if ("lat" in wanted) != ("lon" in wanted):
+        raise Invalid("a new location needs both lat and lon", field="lat" if "lon" in wanted else "lon")
+    edited, events = await incidents.edit(svc.pool, incident_id, wanted, who.actor)
+    await svc.feed.publish(events)
+    return edited.as_json()
 
 
 @router.get("/{incident_id}/recommendation")

@@ -71,6 +71,7 @@ export const EVENTS = {
   "incident.awaiting_confirmation": ["待确认派警", "Awaiting confirmation"],
   "incident.pending": ["无警力可派", "Nobody can serve"],
   "incident.closed": ["结案", "Closed"],
+  "incident.updated": ["警情更新", "Incident updated"],
   "incident.merged": ["合并", "Merged"],
   "incident.merged_in": ["并入", "Merged in"],
   "assignment.offered": ["派警", "Offered"],

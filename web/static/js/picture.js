@@ -105,6 +105,10 @@ export class Picture {
       for (const [id, a] of this.assignments) if (a.incident_id === ev.incident_id) this.assignments.delete(id);
       if (kind === "incident.merged") this.recent.delete(ev.incident_id);
       changed.incidents = changed.assignments = true;
+    } else if (kind === "incident.updated" && incident) {
+      // a dispatcher's correction: the event carries the incident's new priority and place
+      for (const field of ["priority", "lat", "lon", "address"]) if (field in d) incident[field] = d[field];
+      changed.incidents = true;
     } else if (kind.startsWith("incident.") && incident && d.status) {
       incident.status = d.status;
       if ("shortfall" in d) incident.shortfall = d.shortfall;

@@ -76,6 +76,8 @@ class UnitLink extends Socket {
       onHello(frame);
     } else if (frame.type === "event") {
       onEvent(frame);
+    } else if (frame.type === "incident_update") {
+      onIncidentUpdate(frame);
     } else if (frame.type === "ack" || frame.type === "error") {
       const pending = this.waiting.get(frame.ref);
       if (pending) {
@@ -132,6 +134,30 @@ function onEvent(ev) {
     me.status = d.to;
   }
   render();
+}
+
+// an incident this unit is on changed (corrected, another unit sent or stood down, merged, closed):
+// shown, and read aloud where the browser can speak
+function onIncidentUpdate(update) {
+  const all = offers();
+  for (const [id, incident] of Object.entries(all)) {
+    if (incident.id !== update.incident_id) continue;
+    for (const [field, change] of Object.entries(update.changes || {})) incident[field] = change.to;
+    all[id] = incident;
+  }
+  sessionStorage.setItem(OFFERS_KEY, JSON.stringify(all));
+  $("#news").textContent = update.text;
+  speak(update.text);
+  render();
+}
+
+function speak(text) {
+  if (!("speechSynthesis" in window)) return;
+  const words = new SpeechSynthesisUtterance(text);
+  const voice = speechSynthesis.getVoices().find((v) => v.lang.startsWith("zh"));
+  if (voice) words.voice = voice;
+  words.lang = voice ? voice.lang : "zh-CN";
+  speechSynthesis.speak(words);
 }
 
 // ---- offers: sound and vibration until answered ----------------------------------------------------
