@@ -50,7 +50,6 @@ class Services:
     readiness: Callable[[], Awaitable[dict[str, Any]]]
     users: UserStore
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
-
     max_body_bytes: int = 256 * 1024
 
     @property
