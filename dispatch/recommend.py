@@ -26,6 +26,13 @@ class Reason(StrEnum):
     """Why a unit is on the list: shown to the dispatcher beside each pick and alternative."""
 
     NEAREST = "nearest_by_travel_time"
+    # nearest by travel time on the road network (the straight line when no roads are configured)
+    NEAREST_BY_ROAD = "nearest_by_road"
+    # roads are configured but this unit was estimated by the straight line: why
+    UNIT_OFF_ROAD = "straight_line_unit_off_road"
+    SCENE_OFF_ROAD = "straight_line_scene_off_road"
+    NO_ROAD_BETWEEN = "straight_line_no_road_between"
+    ROADS_NOT_LOADED = "straight_line_roads_not_loaded"
     # a nearer unit of the same tier went to another requirement of the plan so that both are filled
     NEARER_NEEDED_ELSEWHERE = "nearer_unit_needed_for_another_requirement"
     NEXT_TIER = "next_tier_tier_short"
@@ -138,6 +145,8 @@ class _Option:
     travel_s: float  # rounded to the millisecond, stale penalty included
     stale: bool
     outside: bool
+    by_road: bool
+    fallback: Reason | None
 
 
 # (tier rank within the requirement, travel ms, outside home zone, unit id): smaller is better
@@ -155,10 +164,7 @@ def recommend(
     pool = _unique(candidates)
     usable = [c for c in pool if is_usable(c, policy)]
     wanted = {kind for item in plan for kind in item.kinds}
-    options: dict[int, _Option] = {}
-    for c in usable:
-        if c.kind in wanted and (o := _option(c, scene, travel, policy)) is not None:
-            options[c.unit_id] = o
+    options = _options(usable, wanted, scene, travel, policy)
     keys = [
         {uid: _key(item, o) for uid, o in options.items() if item.count > 0 and is_suitable(o.unit, item)}
         for item in plan
@@ -168,7 +174,9 @@ def recommend(
 
     def ranked(uid: int, req: int, lead: tuple[Reason, ...]) -> Ranked:
         o = options[uid]
-        reasons = [*lead]
+        reasons = [Reason.NEAREST_BY_ROAD if r is Reason.NEAREST and o.by_road else r for r in lead]
+        if o.fallback is not None:
+            reasons.append(o.fallback)
         if keys[req][uid][0] > 0:
             reasons.append(Reason.NEXT_TIER)
         if plan[req].capabilities:
@@ -213,17 +221,28 @@ def _excluded(c: Candidate, policy: Policy) -> bool:
     return _stale(c) and c.fix_age_s > policy.exclude_stale_after_s
 
 
-def _option(c: Candidate, scene: Scene, travel: TravelModel, policy: Policy) -> _Option | None:
-    """Estimates for a usable candidate, or None when it is beyond the maximum distance."""
-    distance = haversine_m(c.lat, c.lon, scene.lat, scene.lon)
-    if distance > policy.max_distance_m:
-        return None
-    stale = _stale(c)
-    seconds = travel.seconds(c.kind, c.lat, c.lon, scene.lat, scene.lon)
-    if stale:
-        seconds += policy.stale_penalty_s
-    outside = scene.zone is not None and c.zone is not None and c.zone != scene.zone
-    return _Option(c, distance, round(seconds, 3), stale, outside)
+def _options(
+    usable: Sequence[Candidate], wanted: set[str], scene: Scene, travel: TravelModel, policy: Policy
+) -> dict[int, _Option]:
+    """Estimates for the usable candidates of the wanted kinds within the maximum distance: one
+    many-to-one travel query per kind, the form a road router answers fastest."""
+    by_kind: dict[str, list[tuple[Candidate, float]]] = {}
+    for c in usable:
+        if c.kind in wanted:
+            distance = haversine_m(c.lat, c.lon, scene.lat, scene.lon)
+            if distance <= policy.max_distance_m:
+                by_kind.setdefault(c.kind, []).append((c, distance))
+    options: dict[int, _Option] = {}
+    for kind, group in sorted(by_kind.items()):
+        estimates = travel.many_to_one(kind, [(c.lat, c.lon) for c, _ in group], scene.lat, scene.lon)
+        for (c, distance), estimate in zip(group, estimates, strict=True):
+            stale = _stale(c)
+            seconds = estimate.seconds + (policy.stale_penalty_s if stale else 0.0)
+            outside = scene.zone is not None and c.zone is not None and c.zone != scene.zone
+            fallback = Reason(estimate.fallback) if estimate.fallback is not None else None
+            options[c.unit_id] = _Option(c, distance, round(seconds, 3), stale, outside, estimate.by_road,
+                                         fallback)  # fmt: skip
+    return options
 
 
 def is_usable(c: Candidate, policy: Policy = DEFAULT_POLICY) -> bool:

@@ -1,19 +1,46 @@
-"""Travel-time estimates from a unit to a scene, behind a protocol so a road router can replace them."""
+"""Travel-time estimates from a unit to a scene, behind a protocol so a road router can replace them.
+
+The recommendation asks once per unit kind for all its candidates (``many_to_one``), which is what a
+road router answers fastest; ``seconds`` is the one-pair form for a single unit sent by hand.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from core.geo import haversine_m
 from units.kinds import UnitKind
 
+Point = tuple[float, float]  # (lat, lon), WGS-84 degrees
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Seconds to the scene; ``by_road`` when a road router answered; ``fallback`` names why the
+    straight line stood in where roads were wanted (a reason code shown beside the unit)."""
+
+    seconds: float
+    by_road: bool = False
+    fallback: str | None = None
+
 
 class TravelModel(Protocol):
     """Estimated seconds for a unit of ``kind`` to drive from one point to another."""
 
+    # how many units of the needed kinds a recommendation should weigh at least: more than the plan
+    # needs when the model can tell a near unit from a quick one (roads), the plan's count otherwise
+    candidate_pool: int
+
     def seconds(self, kind: str, from_lat: float, from_lon: float, to_lat: float, to_lon: float) -> float: ...
+
+    def many_to_one(
+        self, kind: str, origins: Sequence[Point], to_lat: float, to_lon: float
+    ) -> list[Estimate]:
+        """One estimate per origin, in order, for units of ``kind`` going to one scene."""
+        ...
 
 
 class StraightLineTravel:
@@ -24,6 +51,7 @@ class StraightLineTravel:
     """
 
     __slots__ = ("_circuity", "_default_mps", "_mps")
+    candidate_pool = 1
 
     def __init__(
         self, speeds_kmh: Mapping[str, float], circuity: float = 1.3, default_speed_kmh: float = 30.0
@@ -47,3 +75,8 @@ class StraightLineTravel:
     def seconds(self, kind: str, from_lat: float, from_lon: float, to_lat: float, to_lon: float) -> float:
         distance = haversine_m(from_lat, from_lon, to_lat, to_lon) * self._circuity
         return distance / self._mps.get(kind, self._default_mps)
+
+    def many_to_one(
+        self, kind: str, origins: Sequence[Point], to_lat: float, to_lon: float
+    ) -> list[Estimate]:
+        return [Estimate(self.seconds(kind, lat, lon, to_lat, to_lon)) for lat, lon in origins]

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 
 from core.datafile import read_toml
+from roads.profiles import DEFAULT_PROFILE, PROFILES
 
 AGENCIES = frozenset({"police", "fire", "medical", "traffic", "community"})
 TIERS = (1, 2, 3)
@@ -24,6 +25,7 @@ _CODE = re.compile(r"[a-z][a-z0-9_]*\Z")
 _FIELDS = frozenset(
     {"name_zh", "name_en", "agency", "default_tier", "speed_kmh", "max_speed_kmh", "stale_after_s"}
 )
+_OPTIONAL = frozenset({"road_profile"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class UnitKind:
     speed_kmh: float  # typical urban travel speed, for the travel-time model
     max_speed_kmh: float  # faster than this between two fixes is an implausible jump
     stale_after_s: int  # no fix for this long: the position is stale
+    road_profile: str = DEFAULT_PROFILE  # how it moves on roads (roads/profiles.py)
 
 
 class KindsError(ValueError):
@@ -85,9 +88,9 @@ def _parse_kind(code: str, raw: dict[str, Any], source: str) -> UnitKind:
     def fail(entry: str, field: str, reason: str) -> NoReturn:
         raise KindsError(entry, field, reason, source)
 
-    unknown = sorted(set(raw) - _FIELDS)
+    unknown = sorted(set(raw) - _FIELDS - _OPTIONAL)
     if unknown:
-        fail(code, unknown[0], f"unknown key; allowed: {', '.join(sorted(_FIELDS))}")
+        fail(code, unknown[0], f"unknown key; allowed: {', '.join(sorted(_FIELDS | _OPTIONAL))}")
     missing = sorted(_FIELDS - set(raw))
     if missing:
         fail(code, missing[0], "is required")
@@ -122,6 +125,9 @@ def _parse_kind(code: str, raw: dict[str, Any], source: str) -> UnitKind:
     max_speed = number("max_speed_kmh")
     if max_speed < speed:
         fail(code, "max_speed_kmh", f"must be >= speed_kmh ({speed:g}), got {max_speed:g}")
+    profile = raw.get("road_profile", DEFAULT_PROFILE)
+    if profile not in PROFILES:
+        fail(code, "road_profile", f"must be one of {', '.join(sorted(PROFILES))}, got {profile!r}")
     return UnitKind(
         code=code,
         name_zh=text("name_zh"),
@@ -131,6 +137,7 @@ def _parse_kind(code: str, raw: dict[str, Any], source: str) -> UnitKind:
         speed_kmh=speed,
         max_speed_kmh=max_speed,
         stale_after_s=integer("stale_after_s", 1),
+        road_profile=profile,
     )
 
 

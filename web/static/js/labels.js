@@ -42,6 +42,11 @@ export const PRIORITY = { 1: ["特急", "Critical"], 2: ["紧急", "Urgent"], 3:
 
 export const REASONS = {
   nearest_by_travel_time: ["最近（行程时间）", "nearest by travel time"],
+  nearest_by_road: ["最近（道路行程）", "nearest by road"],
+  straight_line_unit_off_road: ["警力不在路网上，按直线估算", "unit off the road network: straight line"],
+  straight_line_scene_off_road: ["现场不在路网上，按直线估算", "scene off the road network: straight line"],
+  straight_line_no_road_between: ["无可达道路，按直线估算", "no road between: straight line"],
+  straight_line_roads_not_loaded: ["路网未加载，按直线估算", "roads not loaded: straight line"],
   nearer_unit_needed_for_another_requirement: ["更近警力另有任务", "nearer unit needed elsewhere"],
   next_tier_tier_short: ["上一层级不足", "next tier: tier short"],
   has_required_capabilities: ["具备所需能力", "has the capabilities"],
