@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -35,12 +35,14 @@ from dispatch.dispatcher import Dispatcher
 from dispatch.lifecycle import Lifecycle
 from dispatch.offers import Offers
 from dispatch.pending import PendingList
-from dispatch.travel import StraightLineTravel
+from dispatch.road_travel import RoadTravel
+from dispatch.travel import StraightLineTravel, TravelModel
 from dispatch.worker import DispatchWorker, consumer_name
 from realtime import snapshot
 from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
-from units.kinds import load_kinds
+from roads.prepared import load_router
+from units.kinds import UnitKind, load_kinds
 from units.live import LiveIndex
 from units.positions import FixWindow, PositionService
 from units.repair import LiveRepair
@@ -96,6 +98,30 @@ async def readiness(pool: asyncpg.Pool, redis: Any, failures: Failures) -> dict[
     return checks
 
 
+def road_travel(
+    settings: Settings, kinds: Mapping[str, UnitKind], straight: StraightLineTravel
+) -> RoadTravel:
+    """Travel by road for every kind on its profile, the straight line standing in until loaded."""
+    return RoadTravel(
+        {code: kind.road_profile for code, kind in kinds.items()},
+        {code: kind.speed_kmh for code, kind in kinds.items()},
+        straight, candidate_pool=settings.roads_candidates,
+    )  # fmt: skip
+
+
+async def load_roads(travel: RoadTravel, settings: Settings, failures: Failures) -> None:
+    """Prepare or load the extract in a thread (seconds to minutes of CPU) and hand it to the
+    travel model; until then ``/readyz`` lists the roads as loading and units go by straight line."""
+    assert settings.roads_file is not None
+    failures.down("roads", f"loading {settings.roads_file.name}")
+    loaded = await asyncio.to_thread(
+        load_router, settings.roads_file, travel.wanted_profiles(), settings.data_dir / "roads",
+        settings.roads_max_snap_m,
+    )  # fmt: skip
+    travel.attach(loaded.router)
+    failures.up("roads")
+
+
 @asynccontextmanager
 async def running_center(
     settings: Settings, roles: Roles = Roles(), clock: Clock = system_clock
@@ -128,7 +154,9 @@ async def running_center(
         window = FixWindow(settings.fix_max_ahead_s, settings.fix_max_age_s)
         positions = PositionService(pool, live, window=window)
         stack.push_async_callback(positions.close)
-        travel = StraightLineTravel({k: v.speed_kmh for k, v in kinds.items()})
+        straight = StraightLineTravel({k: v.speed_kmh for k, v in kinds.items()})
+        roads = road_travel(settings, kinds, straight) if settings.roads_file else None
+        travel: TravelModel = roads or straight
         cases = CaseBook(pool, catalogue, calendar, clock)
         offers = Offers(pool, roster, live)
         candidates = Candidates(live, kinds)
@@ -141,6 +169,8 @@ async def running_center(
         tasks = Tasks()
         repair = LiveRepair(pool, live)
         stack.push_async_callback(tasks.stop)
+        if roads is not None:
+            tasks.start("roads-load", lambda: load_roads(roads, settings, tasks.failures))
         tasks.start("positions-flush", positions.run)
         tasks.start("positions-broadcast", lambda: positions.broadcast(feed, settings.screen_tick_s))
         if roles.api:
@@ -173,4 +203,5 @@ async def running_center(
             users=UserStore(pool, settings.login_max_failures, settings.login_lock_s,
                             settings.login_token_ttl_s),
             allowed_origins=frozenset(settings.allowed_origins), max_body_bytes=settings.max_body_bytes,
+            roads=roads,
         )  # fmt: skip

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     # the pages' map: a tile server for production, e.g. "https://tiles.example/{z}/{x}/{y}.png"; none by
     # default, so that the wall works with no internet access (zones and a grid on a plain background)
     tile_url: str | None = None
+    # an OpenStreetMap extract (.osm.pbf): units are ranked by road travel time on it; none: straight
+    # line, as before. Its prepared form is kept beside it (or under <data_dir>/roads when read-only)
+    roads_file: Path | None = None
+    # a point farther than this from any road of the extract is estimated by the straight line
+    roads_max_snap_m: float = Field(300.0, gt=0, le=5_000)
+    # units of each needed kind a recommendation weighs by road at least (nearest by straight line)
+    roads_candidates: int = Field(20, ge=1, le=2_000)
     tile_attribution: str = ""
     # `up --demo`: simulated calls and grid reports an hour at the busiest hours of the day
     demo_calls_per_hour: float = Field(120.0, ge=0)

@@ -162,7 +162,8 @@ class Dispatcher:
             plan, skip = lacking.plan, lacking.skip
         candidates = await self.candidates.near(
             {k for item in plan for k in item.kinds}, incident.lat, incident.lon,
-            want=sum(item.count for item in plan) + len(skip), exclude=skip,
+            want=max(sum(item.count for item in plan), self.travel.candidate_pool) + len(skip),
+            exclude=skip,
         )  # fmt: skip
         scene = Scene(incident.lat, incident.lon, incident.priority, incident.zone)
         return recommend(scene, plan, candidates, self.travel)

@@ -19,6 +19,7 @@ from core.feed import Feed
 from core.tokens import TokenSigner
 from dispatch.dispatcher import Dispatcher
 from dispatch.lifecycle import Lifecycle
+from dispatch.road_travel import RoadTravel
 from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
 from realtime.unit_socket import UnitDesk
@@ -51,6 +52,8 @@ class Services:
     users: UserStore
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int = 256 * 1024
+    # travel by road when an extract is configured (routes for offers, streets for the pages)
+    roads: RoadTravel | None = None
 
     @property
     def unit_desk(self) -> UnitDesk:
