@@ -46,6 +46,8 @@ def figures(plan: Plan, found: dict[str, Any]) -> list[Figure]:
         rows += _positions(plan, found["positions"], found["ws_positions"], found["rates"]["geoadd_per_s"])
     if "search" in found:
         rows.append(_search(found["search"]))
+    if "roads" in found:
+        rows += _roads(found["roads"])
     memory = found["memory"]
     rows.append(Figure(
         "center_memory", f"center process memory, peak RSS ({plan.units:,} units)",
@@ -181,4 +183,41 @@ def _limits(plan: Plan, found: dict[str, Any]) -> list[Figure]:
             **_p(noop["latencies_ms"]), value=noop["frames_per_s"], unit=" frames/s",
             details={k: v for k, v in noop.items() if k != "latencies_ms"},
         ))  # fmt: skip
+    return rows
+
+
+_ETA_TARGETS = {"50": "p99 <= 0.5 ms", "2000": "p99 <= 5 ms"}
+
+
+def _roads(roads: dict[str, Any]) -> list[Figure]:
+    rows: list[Figure] = []
+    for name, title in (("shipped", "shipped extract"), ("grid", "generated city")):
+        prep, eta = roads[name]["prepare"], roads[name]["eta"]
+        where = f"{title}, {prep['nodes']:,} nodes"
+        for size, times in eta.items():
+            cached_p99 = percentile(times["cached_ms"], 99)
+            p99 = percentile(times["fresh_ms"], 99)
+            rows.append(Figure(
+                f"road_eta_{size}_{name}", f"road ETA, {int(size):,} candidates -> 1 incident ({where})",
+                **_p(times["fresh_ms"]), value=None, target=_ETA_TARGETS.get(size, "-"), limit=cached_p99,
+                limit_label=_label("fixes cached p99 {:.2f} ms", cached_p99), ratio=_ratio(p99, cached_p99),
+                details={"cached": _p(times["cached_ms"]), "queries": len(times["fresh_ms"])},
+            ))  # fmt: skip
+        grown = (prep["rss_after_mb"] or 0) - (prep["rss_before_mb"] or 0)
+        rows.append(Figure(
+            f"road_prepare_{name}", f"road graph prepared from the extract ({where}, {prep['arcs']:,} arcs)",
+            value=prep["prepare_s"], unit=" s", target="next start ~1 s", limit=prep["load_s"],
+            limit_label=f"from the cache {prep['load_s']:.2f} s; memory +{grown:,.0f} MB",
+            ratio=_ratio(prep["prepare_s"], prep["load_s"]), details=prep,
+        ))  # fmt: skip
+    rec = roads["recommendation"]
+    straight_p99 = percentile(rec["straight_ms"], 99)
+    rows.append(Figure(
+        "recommendation_roads", f"whole recommendation by road, {rec['units']:,} live units "
+        f"({rec['pool']} candidates by road)", **_p(rec["road_ms"]), value=None,
+        target="p99 <= 2x straight line", limit=straight_p99,
+        limit_label=_label("straight line p99 {:.2f} ms", straight_p99),
+        ratio=_ratio(percentile(rec["road_ms"], 99), straight_p99),
+        details={"straight": _p(rec["straight_ms"]), "searches": rec["searches"]},
+    ))  # fmt: skip
     return rows

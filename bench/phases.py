@@ -22,6 +22,7 @@ from bench.keepalive import KeepAlive, run_loop
 from bench.limits import redis_rates, stream_hop
 from bench.plan import CITY, Plan, Run, alert_places, cycle, unit_homes
 from bench.report import Figure, percentile
+from bench.roads import road_section
 from bench.search import nearest_search
 from core.roles import Role
 
@@ -92,6 +93,8 @@ def measure(
         say(f"nearest-unit search: {plan.search_units:,} units in the live index, {plan.searches} searches")
         found["search"] = run_loop(nearest_search(redis_url, run.id, LATENCY_CATEGORY, plan.search_units,
                                                   plan.searches, CITY))  # fmt: skip
+    if plan.runs("roads"):
+        found["roads"] = road_section(run, redis_url)
     if plan.runs("ops"):
         found["screens"] = sockets.wall_screens(run, cycle(places, used, plan.screen_alerts), INTAKE_CATEGORY)
         used += plan.screen_alerts

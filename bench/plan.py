@@ -17,7 +17,7 @@ from bench.control import CpuMeter, Progress, run_child
 CITY = (31.10, 31.35, 121.30, 121.60)  # lat and lon bounds: a city of about 28 x 28 km
 SPACING_M = 300  # alert places further apart than any duplicate radius used here, so none is "linked"
 # the sections one run may be limited to (``--only``); machine limits are measured in every run
-SECTIONS = ("latency", "positions", "search", "ops", "intake")
+SECTIONS = ("latency", "positions", "search", "ops", "intake", "roads")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ class Plan:
     limit_s: float
     hops: int
     json_path: Path
+    road_grid_side: int = 320  # the generated city: side x side crossings (320: 102,400)
+    road_queries: int = 500  # many-to-one queries per size and extract
+    road_units: int = 10_000  # live units for the whole recommendation, by road and straight line
+    road_searches: int = 500
     socket_processes: int = 2  # client processes that share the unit sockets, or the screens
     ws_in_flight: int = 64  # unanswered position messages at a time, all processes together
 
@@ -62,6 +66,8 @@ class Plan:
             screen_alerts=10 if smoke else 100, screen_rate=5.0, noop_events=10 if smoke else 50,
             noop_burst=5 if smoke else 20, limit_s=0.3 if smoke else 1.5, hops=100 if smoke else 500,
             json_path=json_path or Path("bench-results") / f"bench-{stamp}.json",
+            road_grid_side=40 if smoke else 320, road_queries=20 if smoke else 500,
+            road_units=500 if smoke else 10_000, road_searches=20 if smoke else 500,
         )  # fmt: skip
 
     def runs(self, *sections: str) -> bool:

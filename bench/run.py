@@ -92,6 +92,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> Any:
 _KEY_FIGURES = {
     "latency": ("alert_to_offer", "p99_ms"), "positions": ("position_updates_ws", "value"),
     "search": ("nearest_search", "p99_ms"), "ops": ("wall_screens", "p99_ms"), "intake": ("intake", "value"),
+    "roads": ("road_eta_2000_shipped", "p99_ms"),
 }  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from core.tokens import TokenSigner
 log = logging.getLogger("dispatch-center")
 
 # ``dispatch-center bench --only``: kept here so that parsing the command line imports no bench code
-BENCH_SECTIONS = ("latency", "positions", "search", "ops", "intake")
+BENCH_SECTIONS = ("latency", "positions", "search", "ops", "intake", "roads")
 
 
 @contextlib.contextmanager

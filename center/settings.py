@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     # a point farther than this from any road of the extract is estimated by the straight line
     roads_max_snap_m: float = Field(300.0, gt=0, le=5_000)
     # units of each needed kind a recommendation weighs by road at least (nearest by straight line)
-    roads_candidates: int = Field(20, ge=1, le=2_000)
+    roads_candidates: int = Field(10, ge=1, le=2_000)
     tile_attribution: str = ""
     # `up --demo`: simulated calls and grid reports an hour at the busiest hours of the day
     demo_calls_per_hour: float = Field(120.0, ge=0)

@@ -30,7 +30,7 @@ class RoadTravel:
 
     def __init__(
         self, profiles: Mapping[str, str], kind_speeds_kmh: Mapping[str, float],
-        straight: StraightLineTravel, candidate_pool: int = 20, router: RoadRouter | None = None,
+        straight: StraightLineTravel, candidate_pool: int = 10, router: RoadRouter | None = None,
     ) -> None:  # fmt: skip
         unknown = sorted({p for p in profiles.values() if p not in PROFILES})
         if unknown:

@@ -21,7 +21,7 @@ from core.geo import EARTH_RADIUS_M
 from roads.engines import UNREACHABLE, PathEngine
 from roads.graph import RoadGraph
 from roads.profiles import PROFILES
-from roads.snap import Snapper
+from roads.snap import OFF, Snapper
 
 Point = tuple[float, float]  # (lat, lon), WGS-84 degrees
 # a route's geometry is thinned to at most this many points: enough to draw, bounded on a socket frame
@@ -87,18 +87,18 @@ class EmbeddedRouter:
         if end is None:
             return [Miss.TARGET_OFF_ROAD] * len(origins)
         access_mps = PROFILES[profile].access_kmh / 3.6
-        starts = net.snapper.snap(origins)
-        snapped = [s for s in starts if s is not None]
-        ms = net.engine.many_to_one([node for node, _ in snapped], end[0]).tolist()
+        starts = net.snapper.snap_pairs(origins)
+        on_road = [node for node, _ in starts if node != OFF]
+        ms = iter(net.engine.many_to_one(on_road, end[0]).tolist())
+        end_m = end[1]
         out: list[float | Miss] = []
-        k = 0
-        for s in starts:
-            if s is None:
+        for node, metres in starts:
+            if node == OFF:
                 out.append(Miss.ORIGIN_OFF_ROAD)
-                continue
-            d = ms[k]
-            k += 1
-            out.append(Miss.UNREACHABLE if d == UNREACHABLE else d / 1000 + (s[1] + end[1]) / access_mps)
+            elif (d := next(ms)) == UNREACHABLE:
+                out.append(Miss.UNREACHABLE)
+            else:
+                out.append(d / 1000 + (metres + end_m) / access_mps)
         return out
 
     def route(self, profile: str, origin: Point, target: Point) -> Route | Miss:

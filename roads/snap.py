@@ -17,6 +17,7 @@ from core.geo import EARTH_RADIUS_M
 from roads.graph import RoadGraph
 
 CACHE_ENTRIES = 100_000
+OFF = -1  # the node of a point beyond the maximum snap distance
 
 
 class Snapper:
@@ -26,21 +27,27 @@ class Snapper:
         if not (math.isfinite(max_m) and max_m > 0):
             raise ValueError(f"the maximum snap distance must be a positive number of metres, got {max_m!r}")
         self.max_m = max_m
-        self._lat0 = float(np.mean(graph.lat))
-        self._kx = math.radians(1) * EARTH_RADIUS_M * math.cos(math.radians(self._lat0))
+        lat0 = float(np.mean(graph.lat))
+        self._kx = math.radians(1) * EARTH_RADIUS_M * math.cos(math.radians(lat0))
         self._ky = math.radians(1) * EARTH_RADIUS_M
         self._tree = cKDTree(np.column_stack((graph.lon * self._kx, graph.lat * self._ky)))
         self._cache: dict[tuple[float, float], tuple[int, float]] = {}
 
     def snap(self, points: Sequence[tuple[float, float]]) -> list[tuple[int, float] | None]:
         """(node, metres away) for each (lat, lon), None where the nearest node is beyond ``max_m``."""
+        return [None if node == OFF else (node, metres) for node, metres in self.snap_pairs(points)]
+
+    def snap_pairs(self, points: Sequence[tuple[float, float]]) -> list[tuple[int, float]]:
+        """(node, metres away) for each (lat, lon); the node is OFF beyond ``max_m``."""
         cache = self._cache
-        missing = list({p for p in points if p not in cache})
+        found = [cache.get(p) for p in points]
+        missing = [i for i, hit in enumerate(found) if hit is None]
         if missing:
             if len(cache) + len(missing) > CACHE_ENTRIES:
                 cache.clear()
-            xy = np.array([(lon * self._kx, lat * self._ky) for lat, lon in missing], np.float64)
-            dist, idx = self._tree.query(xy, k=1)
-            for p, d, i in zip(missing, dist.tolist(), idx.tolist(), strict=True):
-                cache[p] = (int(i), float(d))
-        return [hit if (hit := cache[p])[1] <= self.max_m else None for p in points]
+            xy = np.array([points[i] for i in missing], np.float64)[:, ::-1] * (self._kx, self._ky)
+            dist, idx = self._tree.query(xy, k=1, distance_upper_bound=self.max_m)
+            for i, d, n in zip(missing, dist.tolist(), idx.tolist(), strict=True):
+                hit = (OFF, math.inf) if math.isinf(d) else (int(n), float(d))
+                found[i] = cache[points[i]] = hit
+        return found  # type: ignore[return-value]

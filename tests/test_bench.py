@@ -59,6 +59,11 @@ def test_bench_smoke_prints_the_table_and_writes_json(tmp_path: Path) -> None:
         and figures["wall_screens"]["details"]["screens"] == 20
     )
     assert figures["limit_ws_broadcast"]["p99_ms"] is not None
+    for name in ("road_eta_50_shipped", "road_eta_2000_shipped", "road_eta_50_grid", "road_eta_2000_grid"):
+        assert figures[name]["p99_ms"] is not None and figures[name]["details"]["queries"] == 20
+    assert figures["road_prepare_grid"]["details"]["nodes"] == 40 * 40
+    assert figures["road_prepare_shipped"]["details"]["nodes"] > 10_000
+    assert figures["recommendation_roads"]["p99_ms"] is not None
     assert results["machine"]["cpu_count"] and results["machine"]["python"]
     assert results["run"]["smoke"] is True
 
