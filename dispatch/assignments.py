@@ -108,6 +108,7 @@ class Assignment:
     travel_s: float | None
     distance_m: float | None
     reasons: tuple[str, ...]
+    route: dict[str, Any] | None = None  # {"eta_s", "distance_m", "geometry": [[lat, lon], ...]}
 
     @classmethod
     def from_row(cls, r: asyncpg.Record) -> Assignment:
@@ -115,6 +116,7 @@ class Assignment:
             r["id"], r["incident_id"], r["unit_id"], AssignmentStatus(r["status"]), r["offered_at"],
             r["offer_deadline"], r["accepted_at"], r["en_route_at"], r["on_scene_at"], r["cleared_at"],
             r["ended_at"], r["end_reason"], r["travel_s"], r["distance_m"], tuple(r["reasons"]),
+            r.get("route"),
         )  # fmt: skip
 
     def as_json(self) -> dict[str, Any]:
@@ -128,7 +130,7 @@ class Assignment:
             "en_route_at": iso(self.en_route_at), "on_scene_at": iso(self.on_scene_at),
             "cleared_at": iso(self.cleared_at), "ended_at": iso(self.ended_at),
             "end_reason": self.end_reason, "travel_s": self.travel_s, "distance_m": self.distance_m,
-            "reasons": list(self.reasons),
+            "reasons": list(self.reasons), "route": self.route,
         }  # fmt: skip
 
 

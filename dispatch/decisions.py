@@ -113,10 +113,12 @@ def replacement(rec: Recommendation, lost: Ranked, tried: Set[int]) -> Ranked | 
 def chosen_by_dispatcher(u: LiveUnit, scene: Scene, travel: TravelModel) -> Ranked:
     """A unit a dispatcher names, with its estimate (zero where its position is unknown)."""
     travel_s = distance_m = 0.0
+    route = None
     if u.lat is not None and u.lon is not None:
         travel_s = travel.seconds(u.kind, u.lat, u.lon, scene.lat, scene.lon)
         distance_m = haversine_m(u.lat, u.lon, scene.lat, scene.lon)
-    return Ranked(u.unit_id, u.kind, u.tier, travel_s, distance_m, (Reason.DISPATCHER_CHOICE,), 0)
+        route = travel.route(u.kind, (u.lat, u.lon), (scene.lat, scene.lon))
+    return Ranked(u.unit_id, u.kind, u.tier, travel_s, distance_m, (Reason.DISPATCHER_CHOICE,), 0, route)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from dispatch.decisions import (
 )
 from dispatch.offers import Claims, Offers
 from dispatch.recommend import Recommendation, Scene, ShortfallCode, recommend
+from dispatch.routes import with_routes
 from dispatch.travel import TravelModel
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class Dispatcher:
             exclude=skip,
         )  # fmt: skip
         scene = Scene(incident.lat, incident.lon, incident.priority, incident.zone)
-        return recommend(scene, plan, candidates, self.travel)
+        return with_routes(recommend(scene, plan, candidates, self.travel), candidates, scene, self.travel)
 
     async def refill(self, incident_id: int, actor: str) -> tuple[list[Assignment], list[Event]]:
         """Offer what the plan still lacks (after a decline, a timeout, or a unit freed for it)."""

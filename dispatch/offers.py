@@ -27,6 +27,7 @@ from core.transitions import IllegalTransition
 from dispatch.assignments import Assignment
 from dispatch.decisions import replacement
 from dispatch.recommend import Ranked, Recommendation
+from dispatch.routes import route_json
 from units.live import LiveIndex
 from units.roster import Roster, Unit
 from units.status import UnitStatus
@@ -124,10 +125,10 @@ class Offers:
                 timeout = OFFER_TIMEOUT_S.get(incident.priority, 60)
                 row = await conn.fetchrow(
                     """insert into assignments (incident_id, unit_id, status, offer_deadline, travel_s,
-                           distance_m, reasons, offered_by)
-                       values ($1, $2, 'offered', now() + $3::interval, $4, $5, $6, $7) returning *""",
+                           distance_m, reasons, offered_by, route)
+                       values ($1, $2, 'offered', now() + $3::interval, $4, $5, $6, $7, $8) returning *""",
                     incident_id, pick.unit_id, timedelta(seconds=timeout), pick.travel_s,
-                    pick.distance_m, [r.value for r in pick.reasons], actor,
+                    pick.distance_m, [r.value for r in pick.reasons], actor, route_json(pick.route),
                 )  # fmt: skip
                 assert row is not None
                 assignment = Assignment.from_row(row)

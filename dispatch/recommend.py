@@ -20,6 +20,7 @@ from enum import StrEnum
 from alerts.catalogue import PlanItem
 from core.geo import haversine_m
 from dispatch.travel import TravelModel
+from roads.router import Route
 
 
 class Reason(StrEnum):
@@ -115,6 +116,8 @@ class Ranked:
     distance_m: float
     reasons: tuple[Reason, ...]
     requirement: int
+    # the road route the estimate came from, where the travel model has one (see dispatch/routes.py)
+    route: Route | None = None
 
 
 @dataclass(frozen=True, slots=True)

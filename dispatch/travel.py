@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.geo import haversine_m
+from roads.router import Route
 from units.kinds import UnitKind
 
 Point = tuple[float, float]  # (lat, lon), WGS-84 degrees
@@ -40,6 +41,10 @@ class TravelModel(Protocol):
         self, kind: str, origins: Sequence[Point], to_lat: float, to_lon: float
     ) -> list[Estimate]:
         """One estimate per origin, in order, for units of ``kind`` going to one scene."""
+        ...
+
+    def route(self, kind: str, origin: Point, target: Point) -> Route | None:
+        """The way a unit of ``kind`` would go, where the model knows roads."""
         ...
 
 
@@ -80,3 +85,6 @@ class StraightLineTravel:
         self, kind: str, origins: Sequence[Point], to_lat: float, to_lon: float
     ) -> list[Estimate]:
         return [Estimate(self.seconds(kind, lat, lon, to_lat, to_lon)) for lat, lon in origins]
+
+    def route(self, kind: str, origin: Point, target: Point) -> Route | None:
+        return None

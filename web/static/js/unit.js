@@ -2,6 +2,7 @@
 // accepts, declines, reports arrival and clearance, and shows where the incident is.
 
 import { gridLayer, hasLeaflet } from "./map.js";
+import { alongRoute, metresAhead } from "./routes.js";
 import { config, logout, requireLogin, whoami } from "./session.js";
 import { Socket } from "./socket.js";
 import { ACTIVE, SELF_REPORTABLE } from "./statuses.js";
@@ -282,9 +283,18 @@ function incidentCard(a, inc) {
       el("div", {},
         el("h2", {}, `#${a.incident_id} `, inc.category ? bi(categoryLabel(inc.category)) : ""),
         el("p", { class: "addr" }, inc.address || (inc.lat !== undefined ? `${inc.lat.toFixed(5)}, ${inc.lon.toFixed(5)}` : "")))),
-    el("p", { class: "facts" },
+    el("p", { class: "facts", dataset: { road: a.route ? "1" : "0" } },
       `距离 ${metres(far)} distance`,
-      a.travel_s ? ` · 预计 ${duration(a.travel_s)} ETA` : ""));
+      ...roadFacts(a, here, inc)));
+}
+
+// by road: the route's distance and ETA still ahead from the latest fix (the route's share of it)
+function roadFacts(a, here, inc) {
+  if (!a.route) return [a.travel_s ? ` · 预计 ${duration(a.travel_s)} ETA` : ""];
+  const there = inc.lat !== undefined ? [inc.lat, inc.lon] : a.route.geometry[a.route.geometry.length - 1];
+  const ahead = here ? metresAhead(alongRoute(a.route, [here.lat, here.lon], there)) : a.route.distance_m;
+  const share = a.route.distance_m > 0 ? Math.min(1, ahead / a.route.distance_m) : 1;
+  return [` · 道路 ${metres(ahead)} by road`, ` · 预计 ${duration(a.route.eta_s * share)} ETA`];
 }
 
 function render() {
@@ -351,7 +361,8 @@ function tick() {
 function renderMap() {
   if (!map) return;
   const here = fix ? [fix.coords.latitude, fix.coords.longitude] : null;
-  const target = [...assignments.values()].map(incidentOf).find((i) => i.lat !== undefined);
+  const current = [...assignments.values()].find((a) => incidentOf(a).lat !== undefined);
+  const target = current ? incidentOf(current) : undefined;
   const there = target ? [target.lat, target.lon] : null;
   const place = (name, latlng, make) => {
     if (!latlng) {
@@ -378,8 +389,14 @@ function renderMap() {
     return m;
   });
   if (layers.line) layers.line.remove();
-  layers.line = here && there ? L.polyline([here, there], { color: "#60a5fa", weight: 4, dashArray: "8 8" }).addTo(map) : null;
-  const points = [here, there].filter(Boolean);
+  const route = current && current.route;
+  const start = here || (route && route.geometry && route.geometry[0]);
+  layers.line = start && there
+    ? L.polyline(alongRoute(route, start, there), {
+        color: "#60a5fa", weight: 4, dashArray: route ? null : "8 8", className: route ? "route road" : "route",
+      }).addTo(map)
+    : null;
+  const points = [start, there].filter(Boolean);
   const key = points.map(String).join("|");
   if (points.length && key !== layers.fitKey) {
     layers.fitKey = key;
