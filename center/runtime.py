@@ -41,7 +41,8 @@ from dispatch.worker import DispatchWorker, consumer_name
 from realtime import snapshot
 from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
-from roads.prepared import load_router
+from roads.prepared import cache_folder, load_router
+from roads.streets import StreetLayer
 from units.kinds import UnitKind, load_kinds
 from units.live import LiveIndex
 from units.positions import FixWindow, PositionService
@@ -109,16 +110,21 @@ def road_travel(
     )  # fmt: skip
 
 
-async def load_roads(travel: RoadTravel, settings: Settings, failures: Failures) -> None:
-    """Prepare or load the extract in a thread (seconds to minutes of CPU) and hand it to the
-    travel model; until then ``/readyz`` lists the roads as loading and units go by straight line."""
-    assert settings.roads_file is not None
-    failures.down("roads", f"loading {settings.roads_file.name}")
+async def load_roads(
+    travel: RoadTravel, streets: StreetLayer, settings: Settings, failures: Failures
+) -> None:
+    """Prepare or load the extract in a thread (seconds to minutes of CPU) and hand it to the travel
+    model and the street layer; until then ``/readyz`` lists the roads as loading and units go by
+    straight line."""
+    extract = settings.roads_file
+    assert extract is not None
+    failures.down("roads", f"loading {extract.name}")
+    fallback = settings.data_dir / "roads"
     loaded = await asyncio.to_thread(
-        load_router, settings.roads_file, travel.wanted_profiles(), settings.data_dir / "roads",
-        settings.roads_max_snap_m,
-    )  # fmt: skip
+        load_router, extract, travel.wanted_profiles(), fallback, settings.roads_max_snap_m
+    )
     travel.attach(loaded.router)
+    await asyncio.to_thread(streets.load, extract, cache_folder(extract, fallback), loaded.digest)
     failures.up("roads")
 
 
@@ -157,6 +163,7 @@ async def running_center(
         straight = StraightLineTravel({k: v.speed_kmh for k, v in kinds.items()})
         roads = road_travel(settings, kinds, straight) if settings.roads_file else None
         travel: TravelModel = roads or straight
+        streets = StreetLayer() if roads else None
         cases = CaseBook(pool, catalogue, calendar, clock)
         offers = Offers(pool, roster, live)
         candidates = Candidates(live, kinds)
@@ -169,8 +176,8 @@ async def running_center(
         tasks = Tasks()
         repair = LiveRepair(pool, live)
         stack.push_async_callback(tasks.stop)
-        if roads is not None:
-            tasks.start("roads-load", lambda: load_roads(roads, settings, tasks.failures))
+        if roads is not None and streets is not None:
+            tasks.start("roads-load", lambda: load_roads(roads, streets, settings, tasks.failures))
         tasks.start("positions-flush", positions.run)
         tasks.start("positions-broadcast", lambda: positions.broadcast(feed, settings.screen_tick_s))
         if roles.api:
@@ -203,5 +210,5 @@ async def running_center(
             users=UserStore(pool, settings.login_max_failures, settings.login_lock_s,
                             settings.login_token_ttl_s),
             allowed_origins=frozenset(settings.allowed_origins), max_body_bytes=settings.max_body_bytes,
-            roads=roads,
+            roads=roads, streets=streets,
         )  # fmt: skip

@@ -13,7 +13,18 @@ from fastapi import FastAPI
 
 from web import errors, pages, sockets
 from web.limits import BodyLimit
-from web.routes import alerts, assignments, attachments, cases, health, incidents, login, trackers, units
+from web.routes import (
+    alerts,
+    assignments,
+    attachments,
+    cases,
+    health,
+    incidents,
+    login,
+    streets,
+    trackers,
+    units,
+)  # fmt: skip
 from web.services import Services
 
 OpenServices = Callable[[], AbstractAsyncContextManager[Services]]
@@ -37,7 +48,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, alerts, attachments, cases, incidents, units, trackers, assignments):
+    for module in (health, alerts, attachments, cases, incidents, units, trackers, assignments, streets):
         app.include_router(module.router)
     app.include_router(login.router)
     app.include_router(sockets.router)

@@ -91,6 +91,7 @@ def page_config(svc: Services, settings: PageSettings) -> dict[str, Any]:
         "statuses": statuses(),
         "tile_url": settings.tile_url,
         "tile_attribution": settings.tile_attribution,
+        "streets": svc.streets is not None,  # the center serves its road network's streets
         "kinds": {
             k.code: {"zh": k.name_zh, "en": k.name_en, "agency": k.agency, "stale_after_s": k.stale_after_s}
             for k in svc.kinds.values()

@@ -23,6 +23,7 @@ from dispatch.road_travel import RoadTravel
 from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
 from realtime.unit_socket import UnitDesk
+from roads.streets import StreetLayer
 from units.kinds import UnitKind
 from units.live import LiveIndex
 from units.positions import PositionService
@@ -54,6 +55,7 @@ class Services:
     max_body_bytes: int = 256 * 1024
     # travel by road when an extract is configured (routes for offers, streets for the pages)
     roads: RoadTravel | None = None
+    streets: StreetLayer | None = None
 
     @property
     def unit_desk(self) -> UnitDesk:

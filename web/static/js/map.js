@@ -3,6 +3,7 @@
 // internet access; a tile server is used only when the center is configured with one.
 
 import { PRIORITY_COLOUR, UNIT_STATUS, categoryLabel, kindLabel } from "./labels.js";
+import { api } from "./session.js";
 import { alongRoute } from "./routes.js";
 import { ACTIVE, COMMITTED, UNSERVED } from "./statuses.js";
 
@@ -49,6 +50,46 @@ export function gridLayer(colour) {
   return new Grid({ pane: "tilePane", updateWhenZooming: false });
 }
 
+const STREET_WEIGHT = { motorway: 3, trunk: 3, primary: 2.5, secondary: 2, tertiary: 1.6 };
+
+// The streets of the center's own road network, drawn on a canvas under everything else, at the
+// detail the zoom asks for (the center serves three levels): streets with no tile server and no
+// internet. The map's element says what is drawn (data-streets="level:features") for tests and people.
+export function streetLayer(map, colour) {
+  const pane = map.createPane("streets");
+  pane.style.zIndex = 250; // above the grid (tiles), below zones, lines and markers
+  pane.style.pointerEvents = "none";
+  const renderer = L.canvas({ pane: "streets", padding: 0.3 });
+  const cache = new Map();
+  let shown = null;
+  let wanted = null;
+  const level = (z) => (z >= 16 ? 2 : z >= 14 ? 1 : 0);
+  const draw = async () => {
+    const z = Math.round(map.getZoom());
+    const want = level(z);
+    if (want === wanted) return;
+    wanted = want;
+    if (!cache.has(want)) {
+      try {
+        cache.set(want, await api("GET", `/api/v1/streets?zoom=${z}`));
+      } catch {
+        wanted = null; // not loaded yet (the center may still be preparing them): next move tries again
+        return;
+      }
+    }
+    if (wanted !== want) return;
+    const data = cache.get(want);
+    if (shown) shown.remove();
+    shown = L.geoJSON(data, {
+      pane: "streets", renderer, interactive: false,
+      style: (f) => ({ color: colour, weight: STREET_WEIGHT[f.properties.class] || 1, opacity: 0.55 }),
+    }).addTo(map);
+    map.getContainer().dataset.streets = `${want}:${data.features.length}`;
+  };
+  map.on("zoomend", draw);
+  draw();
+}
+
 // the convex hull of [lat, lon] points (monotone chain)
 function hull(points) {
   const pts = [...points].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
@@ -88,6 +129,7 @@ export class OpsMap {
       L.tileLayer(cfg.tile_url, { attribution: cfg.tile_attribution || "", maxZoom: 19 }).addTo(this.map);
     }
     gridLayer(theme === "dark" ? "#5b7aa6" : "#7a8aa0").addTo(this.map);
+    if (cfg.streets) streetLayer(this.map, theme === "dark" ? "#8aa4c8" : "#64748b");
     this.zoneLayer = L.layerGroup().addTo(this.map);
     this.heat = heat && L.heatLayer ? L.heatLayer([], { radius: 28, blur: 22, maxZoom: 16, minOpacity: 0.35 }).addTo(this.map) : null;
     this.lineLayer = L.layerGroup().addTo(this.map);

@@ -1,7 +1,7 @@
 // /unit: a patrol unit's phone. Shares its position on /ws/unit, receives offers with sound and vibration,
 // accepts, declines, reports arrival and clearance, and shows where the incident is.
 
-import { gridLayer, hasLeaflet } from "./map.js";
+import { gridLayer, hasLeaflet, streetLayer } from "./map.js";
 import { alongRoute, metresAhead } from "./routes.js";
 import { config, logout, requireLogin, whoami } from "./session.js";
 import { Socket } from "./socket.js";
@@ -423,6 +423,7 @@ async function main() {
     map = L.map($("#map"), { zoomControl: false, attributionControl: Boolean(cfg.tile_url) }).setView([31.2304, 121.4737], 13);
     if (cfg.tile_url) L.tileLayer(cfg.tile_url, { attribution: cfg.tile_attribution || "", maxZoom: 19 }).addTo(map);
     gridLayer("#5b7aa6").addTo(map);
+    if (cfg.streets) streetLayer(map, "#8aa4c8");
     new ResizeObserver(() => map.invalidateSize()).observe($("#map"));
   }
   link = new UnitLink(token).start();
