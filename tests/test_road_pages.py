@@ -48,7 +48,8 @@ async def test_streets_and_road_routes_on_the_wall_and_the_phone(
         ):  # fmt: skip
             # the streets of the extract, from the center itself
             streets = wall.page.locator("#map[data-streets]")
-            await expect(streets).to_have_attribute("data-streets", re.compile(r"^\d:[1-9]\d*$"), timeout=SEEN)
+            drawn_streets = re.compile(r"^\d:[1-9]\d*$")  # level : features drawn
+            await expect(streets).to_have_attribute("data-streets", drawn_streets, timeout=SEEN)
             await expect(phone.page.locator("#callsign")).to_have_text("P-ALONG", timeout=SEEN)
             await call(center, "assault", at=CITY.point(3, 6))
             line = wall.page.locator('path.assignment-line[data-road="1"]')
