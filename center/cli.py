@@ -194,7 +194,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     policies = tuple(args.policy or ("center", "greedy"))
     return run_simulate(settings, args.replay or None, speed=args.speed, start=args.start, end=args.end,
                         units=args.units, drain_min=args.drain, policies=policies,
-                        json_path=args.json)  # fmt: skip
+                        json_path=args.json, roads=args.roads)  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -258,7 +258,14 @@ def parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="replay real calls against a simulated fleet, compare policies")
     sim.add_argument("--replay", metavar="FILE", nargs="?", const="", required=True,
-                     help="calls in the Montgomery County 911 format (default: shipped copy)")  # fmt: skip
+                     help="calls in the Montgomery County 911 format (default: shipped copy), or "
+                          "'baltimore': the shipped Baltimore police calls, on their streets")  # fmt: skip
+    sim.add_argument(
+        "--roads",
+        metavar="FILE",
+        help="an OpenStreetMap extract (.osm.pbf): units drive on its roads in both runs "
+        "and the center ranks them by road (default for 'baltimore': its extract)",
+    )
     sim.add_argument("--speed", type=float, default=120.0, help="times faster than real time (120)")
     sim.add_argument("--from", dest="start", metavar="TIME", help="first call time (ISO 8601, the data's)")
     sim.add_argument("--to", dest="end", metavar="TIME", help="replay the calls before this time")

@@ -1,9 +1,15 @@
-"""Real calls to replay: the Montgomery County, PA 911 call records (see ``simulation/data/README.md``).
+"""Real calls to replay: the Montgomery County, PA 911 call records and the Baltimore police calls for
+service (see ``simulation/data/README.md``).
 
 Rows are ``lat, lon, "AGENCY: TITLE", "YYYY-MM-DD HH:MM" (local time), township, intersection``, no
 header. Each call keeps its real place (the county's own coordinates: the fleet is placed on the county,
 not in the demo city) and its real time; its title maps to a category of ``alerts/categories.toml``
 and the channel of its agency (EMS -> 120, Fire -> 119, Traffic -> 122, where the category takes it).
+
+The Baltimore file has a header (``time,priority,description,lat,lon,district,block_address,...``);
+its calls are police calls (agency ``BPD``), each for one patrol car, at the department's priority
+(High 1, Medium 2, Low 3, Non-Emergency 4). Officer-initiated and administrative entries of the
+public feed (traffic stops, on-view arrests, lab requests, ...) are left out: no caller asked for them.
 """
 
 from __future__ import annotations
@@ -15,6 +21,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 DEFAULT_FILE = Path(__file__).with_name("data") / "montgomery-pa-911-calls.csv"
+BALTIMORE_FILE = Path(__file__).with_name("data") / "baltimore-911-calls.csv"
+BALTIMORE_ROADS = Path(__file__).with_name("data") / "baltimore.osm.pbf"
+_BALTIMORE_HEADER = "time,priority,description,lat,lon"
+# the department's priority -> a 110 category for one patrol car, and the priority it is taken at
+_BPD_PRIORITY = {"Emergency": ("assault", 1), "High": ("assault", 1), "Medium": ("domestic_dispute", 2),
+                 "Low": ("suspicious_person", 3), "Non-Emergency": ("noise_complaint", 4)}  # fmt: skip
+# entries of the feed that no member of the public called in (spelling as published, spaces squeezed)
+_NOT_CALLS = frozenset({
+    "TRAFFIC STOP", "NARCOTICS ONVIEW", "REPAIRS/SERVICE", "LAB REQUEST", "TRANSPORT", "FIELD INTERVIEW",
+    "FOOT PATROL", "WARRANT SERVICE", "PRIVATE TOW", "CLOSED CALL", "UNFOUNDED", "TEST", "FOLLOW UP",
+    "99FOLLOW UP", "EP PAPERS", "LOCATE",
+})  # fmt: skip
 CHANNEL = {"EMS": "120", "Fire": "119", "Traffic": "122"}
 WINDOW_GAP = timedelta(hours=3)  # calls further apart than this belong to different windows
 
@@ -28,6 +46,7 @@ class ReplayCall:
     title: str  # "EMS: FALL VICTIM"
     township: str
     address: str
+    priority: str = ""  # as the source gives it, where it does (Baltimore: High, Medium, ...)
 
     @property
     def agency(self) -> str:
@@ -108,10 +127,13 @@ _TITLES: dict[str, tuple[str, int | None]] = {
 _FALLBACK = {"EMS": "minor_illness", "Fire": "outdoor_fire", "Traffic": "breakdown_obstruction"}
 
 
-def map_call(title: str, category_channels: dict[str, frozenset[str]]) -> Mapped:
+def map_call(title: str, category_channels: dict[str, frozenset[str]], source_priority: str = "") -> Mapped:
     """The category, channel and priority for a call title; ``category_channels`` is the catalogue's
     channels per category (the agency's own number where the category takes it)."""
     agency = title.split(":", 1)[0].strip()
+    if agency == "BPD":
+        police, level = _BPD_PRIORITY.get(source_priority, ("suspicious_person", 3))
+        return Mapped(police, "110", level)
     category, priority = _TITLES.get(title.strip(), (_FALLBACK.get(agency, "minor_illness"), None))
     channels = category_channels[category]
     own = CHANNEL.get(agency, "110")
@@ -121,6 +143,9 @@ def map_call(title: str, category_channels: dict[str, frozenset[str]]) -> Mapped
 
 def read_calls(path: Path) -> list[ReplayCall]:
     """Every call in the file, in time order; a malformed row raises ValueError naming its line."""
+    with path.open(encoding="utf-8") as fh:
+        if fh.readline().startswith(_BALTIMORE_HEADER):
+            return _read_baltimore(path)
     calls = []
     with path.open(newline="", encoding="utf-8") as fh:
         for n, row in enumerate(csv.reader(fh), start=1):
@@ -131,6 +156,25 @@ def read_calls(path: Path) -> list[ReplayCall]:
                 calls.append(ReplayCall(n, datetime.fromisoformat(at.strip()), float(lat), float(lon),
                                         title.strip(), township.strip(), address.strip()))  # fmt: skip
             except (ValueError, IndexError) as exc:
+                raise ValueError(f"{path.name} line {n}: not a call record ({exc})") from None
+    calls.sort(key=lambda c: (c.at, c.index))
+    return calls
+
+
+def _read_baltimore(path: Path) -> list[ReplayCall]:
+    """The police calls of a file in the Baltimore layout (times kept in the data's local time)."""
+    calls = []
+    with path.open(newline="", encoding="utf-8") as fh:
+        for n, row in enumerate(csv.DictReader(fh), start=2):
+            try:
+                what = " ".join(row["description"].split())
+                if what.upper() in _NOT_CALLS:
+                    continue
+                at = datetime.fromisoformat(row["time"].strip()).replace(tzinfo=None)
+                calls.append(ReplayCall(n, at, float(row["lat"]), float(row["lon"]), f"BPD: {what}",
+                                        row["district"].strip(), row["block_address"].strip(),
+                                        row["priority"].strip()))  # fmt: skip
+            except (ValueError, KeyError, AttributeError) as exc:
                 raise ValueError(f"{path.name} line {n}: not a call record ({exc})") from None
     calls.sort(key=lambda c: (c.at, c.index))
     return calls

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
+from collections.abc import Sequence
 
 from core.geo import EARTH_RADIUS_M, haversine_m
 
@@ -32,6 +34,20 @@ def between(a: Point, b: Point, fraction: float) -> Point:
     """The point ``fraction`` of the way from a to b (straight, fine over a city)."""
     f = min(1.0, max(0.0, fraction))
     return a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f
+
+
+def along(path: Sequence[Point], fraction: float) -> Point:
+    """The point ``fraction`` of the way along a line of points (by length)."""
+    if len(path) < 2:
+        return path[0]
+    pairs = list(itertools.pairwise(path))
+    legs = [distance_m(a, b) for a, b in pairs]
+    left = min(1.0, max(0.0, fraction)) * sum(legs)
+    for (a, b), leg in zip(pairs, legs, strict=True):
+        if left <= leg:
+            return between(a, b, left / leg if leg else 1.0)
+        left -= leg
+    return path[-1]
 
 
 def distance_m(a: Point, b: Point) -> float:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -103,6 +103,20 @@ def quantile(values: Sequence[tuple[float, bool]], q: float) -> Quantile:
 
 
 @dataclass(frozen=True)
+class Level:
+    """The calls of one priority: time from the call to the first unit on scene (mean, p50, p90; a
+    lower bound where some were never reached), the share reached within 5 minutes, and the time
+    their incidents waited with nobody free."""
+
+    calls: int
+    mean: Quantile
+    p50: Quantile
+    p90: Quantile
+    within_5: float
+    waited_s: float
+
+
+@dataclass(frozen=True)
 class Summary:
     policy: str
     calls: int
@@ -122,6 +136,7 @@ class Summary:
     utilisation: float
     driving: float  # share of the units' busy time spent driving
     by_kind: dict[str, float]
+    by_priority: dict[int, Level] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         def clean(v: Any) -> Any:
@@ -141,6 +156,15 @@ def summarise(policy: str, log: RunLog, window_s: float, end_s: float) -> Summar
     urgent = [r for r, (_, priority, _) in zip(response, log.answered, strict=True) if priority <= 2]
     waits = [((i.offered_at if i.offered_at is not None else end_s) - i.pending_at, i.offered_at is None)
              for i in incidents if i.pending_at is not None]  # fmt: skip
+    levels = {}
+    for level in sorted({priority for _, priority, _ in log.answered}):
+        of = [r for r, (_, priority, _) in zip(response, log.answered, strict=True) if priority == level]
+        waited = sum(((i.offered_at if i.offered_at is not None else end_s) - i.pending_at)
+                     for i in incidents if i.pending_at is not None and i.priority == level)  # fmt: skip
+        levels[level] = Level(
+            len(of), Quantile(sum(v for v, _ in of) / len(of), any(o for _, o in of)), quantile(of, 0.5),
+            quantile(of, 0.9), _share(of, 300), waited,
+        )  # fmt: skip
     busy = _busy_per_unit(log.busy, log.origin, log.origin + window_s)
     kinds = Counter(log.unit_kinds.values())
     span = max(window_s, 1e-9)
@@ -155,7 +179,7 @@ def summarise(policy: str, log: RunLog, window_s: float, end_s: float) -> Summar
         utilisation=sum(busy.values()) / (len(log.unit_kinds) * span) if log.unit_kinds else 0.0,
         driving=log.driving_s / worked if worked else 0.0,
         by_kind={kind: sum(busy.get(u, 0.0) for u, k in log.unit_kinds.items() if k == kind) / (n * span)
-                 for kind, n in sorted(kinds.items())},
+                 for kind, n in sorted(kinds.items())}, by_priority=levels,
     )  # fmt: skip
 
 
@@ -215,6 +239,7 @@ def table(runs: Mapping[str, Summary], names: Mapping[str, str]) -> str:
     quant("response p90", "p90")
     quant("  priority 1-2: p50", "urgent_p50")
     quant("  priority 1-2: p90", "urgent_p90")
+    rows += _level_rows(runs, keys)
     row("arrived within 5 min", "within_5", pct)
     row("arrived within 10 min", "within_10", pct)
     row("incidents not reached by the end of the run", "unreached")
@@ -234,3 +259,26 @@ def table(runs: Mapping[str, Summary], names: Mapping[str, str]) -> str:
         lines.append(label.ljust(width) + "".join(v.rjust(c) for v, c in zip(cells, cols, strict=True))
                      + (f"   {r}" if r else ""))  # fmt: skip
     return "\n".join(lines)
+
+
+def _level_rows(runs: Mapping[str, Summary], keys: Sequence[str]) -> list[tuple[str, list[str], str]]:
+    """Per priority: mean, p50, p90, share within 5 minutes, time waited; with two runs their ratio."""
+    rows: list[tuple[str, list[str], str]] = []
+    for level in sorted({p for s in runs.values() for p in s.by_priority}):
+        of = [runs[k].by_priority.get(level) for k in keys]
+        n = max(x.calls for x in of if x)
+        fields: list[tuple[str, Callable[[Level], Quantile | float], Callable[[Any], str]]] = [
+            (f"  priority {level} ({n} calls): mean", lambda x: x.mean, Quantile.minutes),
+            ("    p50", lambda x: x.p50, Quantile.minutes),
+            ("    p90", lambda x: x.p90, Quantile.minutes),
+            ("    within 5 min", lambda x: x.within_5, lambda v: f"{100 * v:.1f} %"),
+            ("    time waited with nobody free", lambda x: x.waited_s, lambda v: f"{v / 60:.0f} min"),
+        ]
+        for label, pick, fmt in fields:
+            cells = [pick(x) if x else None for x in of]
+            values = [c.seconds if isinstance(c, Quantile) else c for c in cells]
+            exact = all(c is not None and not (isinstance(c, Quantile) and c.at_least) for c in cells)
+            a, b = [*values, None, None][:2]
+            shown = ratio(b, a) if len(keys) == 2 and exact and a is not None and b is not None else ""
+            rows.append((label, [fmt(c) if c is not None else "-" for c in cells], shown))
+    return rows

@@ -19,6 +19,7 @@ from typing import Any
 
 from alerts.catalogue import Catalogue
 from core.roles import Role
+from dispatch.road_travel import RoadTravel
 from simulation.api import FAILED, Api, ApiError
 from simulation.calls import Mapped, ReplayCall
 from simulation.clock import SimClock
@@ -51,6 +52,7 @@ class RunPlan:
     speed: float
     drain_s: float  # simulated seconds after the last call
     tag: str  # unique per run: the calls' ids
+    roads: RoadTravel | None = None  # the network the units drive on, for every policy alike
 
     def offsets(self) -> list[float]:
         """Each call's simulated second from the first; calls of one minute spread evenly over it."""
@@ -86,7 +88,7 @@ async def run_policy(
         found = run.incidents.get(incident_id)
         return found.call if found is not None and found.call >= 0 else None
 
-    world = World(api, clock, REPLAY, kinds, plan.hospitals, run, seed_of, reconnect=False)
+    world = World(api, clock, REPLAY, kinds, plan.hospitals, run, seed_of, reconnect=False, roads=plan.roads)
     fleet = Fleet(world, plan.specs, known)
     watch = OpsWatch(api, reconnect=False)
     desk = Desk(api, clock, random.Random(0), confirm_s=(0.0, 0.0), close_s=(0.0, 0.0))

@@ -25,8 +25,19 @@ from alerts.catalogue import load_catalogue
 from center.scratch import scratch_stores
 from center.settings import Settings
 from core.tokens import TokenSigner
+from dispatch.road_travel import RoadTravel
+from dispatch.travel import StraightLineTravel
+from roads.prepared import load_router
 from simulation.api import Api
-from simulation.calls import DEFAULT_FILE, choose, describe, map_call, read_calls
+from simulation.calls import (
+    BALTIMORE_FILE,
+    BALTIMORE_ROADS,
+    DEFAULT_FILE,
+    choose,
+    describe,
+    map_call,
+    read_calls,
+)
 from simulation.metrics import Quantile, Summary, ratio, summarise, table
 from simulation.process import SimulateError, center_env, center_process, tail
 from simulation.replay import RunPlan, RunResult, run_policy
@@ -56,12 +67,13 @@ def parse_time(text: str | None) -> datetime | None:
 def run_simulate(
     settings: Settings, replay: str | None, *, speed: float = DEFAULT_SPEED, start: str | None = None,
     end: str | None = None, units: int = DEFAULT_UNITS, drain_min: float = DEFAULT_DRAIN_MIN,
-    policies: tuple[str, ...] = POLICIES, json_path: str | None = None,
+    policies: tuple[str, ...] = POLICIES, json_path: str | None = None, roads: str | None = None,
 ) -> int:  # fmt: skip
     """Replay, print the report; the exit code."""
     say = Progress()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    path = Path(replay) if replay else DEFAULT_FILE
+    path = BALTIMORE_FILE if replay == "baltimore" else Path(replay) if replay else DEFAULT_FILE
+    extract = Path(roads) if roads else BALTIMORE_ROADS if path == BALTIMORE_FILE else None
     try:
         every = read_calls(path)
         chosen, note = choose(every, parse_time(start), parse_time(end))
@@ -79,10 +91,12 @@ def run_simulate(
     kinds = load_kinds()
     catalogue = load_catalogue(unit_kinds=kinds.keys())
     channels = {c.code: frozenset(ch.value for ch in c.channels) for c in catalogue}
-    calls = [(c, map_call(c.title, channels)) for c in chosen]
+    calls = [(c, map_call(c.title, channels, c.priority)) for c in chosen]
     print(f"\nreplay: {path.name}, {describe(chosen)}{note}\n"
           f"fleet: {units} units at stations placed on the calls outside this window; calls at their real "
-          f"places and times, {speed:g}x faster than real time\n", flush=True)  # fmt: skip
+          f"places and times, {speed:g}x faster than real time"
+          + (f"; units drive on the roads of {extract.name} in both runs, the center ranks them by road"
+             if extract else "") + "\n", flush=True)  # fmt: skip
     results: dict[str, Summary] = {}
     try:
         with contextlib.ExitStack() as stack:
@@ -93,11 +107,14 @@ def run_simulate(
                 "(it closes its incidents and retires its units after)",
             ))  # fmt: skip
             secret = secrets.token_urlsafe(48)
+            travel = _roads(extract, kinds, work) if extract else None
             for n, policy in enumerate(policies, start=1):
                 tag = f"sim{int(time.time())}-{n}"
                 specs, hospitals = replay_fleet(history, units, prefix=f"R{tag.removeprefix('sim')}")
-                plan = RunPlan(policy, calls, specs, hospitals, speed, drain_min * 60, tag)
+                plan = RunPlan(policy, calls, specs, hospitals, speed, drain_min * 60, tag, travel)
                 env = center_env(urls, secret, work / f"center-{n}", speed)
+                if extract and policy == "center":  # the greedy desk ranks by straight line itself
+                    env["DISPATCH_ROADS_FILE"] = str(extract.resolve())
                 log_path = work / f"center-{n}.log"
                 say(f"run {n} of {len(policies)}: {NAMES[policy]}, starting a center")
                 with center_process(env, policy == "center", log_path, say) as port:
@@ -127,6 +144,14 @@ def run_simulate(
     return 0
 
 
+def _roads(extract: Path, kinds: Any, work: Path) -> RoadTravel:
+    """The road network the simulated units drive on (the same the center routes on)."""
+    loaded = load_router(extract, {k.road_profile for k in kinds.values()}, work / "roads")
+    straight = StraightLineTravel({k: v.speed_kmh for k, v in kinds.items()})
+    return RoadTravel({k: v.road_profile for k, v in kinds.items()},
+                      {k: v.speed_kmh for k, v in kinds.items()}, straight, router=loaded.router)  # fmt: skip
+
+
 async def _one(url: str, secret: str, plan: RunPlan, kinds: Any, catalogue: Any, say: Progress) -> RunResult:
     api = Api(url, TokenSigner(secret))
     try:
@@ -141,7 +166,10 @@ def _verdict(center: Summary, greedy: Summary) -> str:
     def over(a: Quantile, b: Quantile) -> str:
         return "-" if a.at_least or b.at_least else ratio(a.seconds, b.seconds)
 
-    return (f"\ncenter policy / greedy nearest: response p50 x {over(center.p50, greedy.p50)}, "
+    urgent = ""
+    if 1 in center.by_priority and 1 in greedy.by_priority:
+        urgent = f"priority 1 mean x {over(center.by_priority[1].mean, greedy.by_priority[1].mean)}; "
+    return (f"\ncenter policy / greedy nearest: {urgent}response p50 x {over(center.p50, greedy.p50)}, "
             f"p90 x {over(center.p90, greedy.p90)}; priority 1-2 p50 x "
             f"{over(center.urgent_p50, greedy.urgent_p50)}, "
             f"p90 x {over(center.urgent_p90, greedy.urgent_p90)}; "

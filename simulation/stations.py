@@ -28,13 +28,19 @@ SHARES: Sequence[tuple[str, float, tuple[str, ...], str]] = (
 )
 
 
-def fleet_sizes(total: int) -> dict[str, int]:
+# police calls for service (Baltimore): patrol cars, placed where the calls come from
+POLICE_SHARES: Sequence[tuple[str, float, tuple[str, ...], str]] = (("patrol_car", 1.0, ("BPD",), "PC"),)
+
+
+def fleet_sizes(
+    total: int, shares: Sequence[tuple[str, float, tuple[str, ...], str]] = SHARES
+) -> dict[str, int]:
     """Units per kind for a fleet of ``total``: by share (largest remainder), each kind at least one
     when there are enough units."""
     if total < 1:
         raise ValueError("a fleet needs at least one unit")
-    floor = 1 if total >= len(SHARES) else 0
-    want = {kind: total * share for kind, share, _, _ in SHARES}
+    floor = 1 if total >= len(shares) else 0
+    want = {kind: total * share for kind, share, _, _ in shares}
     sizes = {kind: max(floor, int(w)) for kind, w in want.items()}
     while sum(sizes.values()) < total:  # the largest shortfall from its share first
         sizes[max(want, key=lambda k: want[k] - sizes[k])] += 1
@@ -86,8 +92,9 @@ def replay_fleet(
 ) -> tuple[list[UnitSpec], list[Point]]:
     """The fleet's units (callsigns start with ``prefix``) and the hospitals."""
     specs: list[UnitSpec] = []
-    sizes = fleet_sizes(total)
-    for kind, _, agencies, letters in SHARES:
+    shares = POLICE_SHARES if {c.agency for c in history} == {"BPD"} else SHARES
+    sizes = fleet_sizes(total, shares)
+    for kind, _, agencies, letters in shares:
         count = sizes.get(kind, 0)
         if not count:
             continue

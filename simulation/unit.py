@@ -21,9 +21,10 @@ import orjson
 from websockets.asyncio.client import ClientConnection
 
 from core.roles import Role
+from dispatch.road_travel import RoadTravel
 from simulation.api import UNREACHABLE, Api
 from simulation.clock import SimClock
-from simulation.geo import Point, between, distance_m, road_m, scatter
+from simulation.geo import Point, along, distance_m, road_m, scatter
 from simulation.roster import UnitSpec
 from simulation.tempo import Tempo
 from units.kinds import UnitKind
@@ -70,6 +71,8 @@ class World:
     # a seed per incident, so that a replay gives one incident the same times in every run
     seed_of: Callable[[int], int | None] = lambda incident_id: None
     reconnect: bool = True  # after a lost connection (the demo); a replay fails instead
+    # the road network the units drive on (the truth of a run on roads); none: straight x circuity
+    roads: RoadTravel | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,19 +310,22 @@ class SimUnit:
         return False
 
     async def go(self, dest: Point, speed_mps: float, *stop: asyncio.Event) -> bool:
-        """Drive to ``dest`` by road at ``speed_mps``; False when stopped on the way (the unit stays
-        where it got to)."""
+        """Drive to ``dest`` by road at ``speed_mps``, or along the road network's fastest route in
+        its time where the world has roads; False when stopped on the way (the unit stays where it got
+        to)."""
         clock, every = self.world.clock, self.world.tempo.report_moving_s
         start, began = self.pos, clock.now()
-        duration = road_m(start, dest) / speed_mps
+        route = self.world.roads.route(self.spec.kind, start, dest) if self.world.roads else None
+        path: Sequence[Point] = route.geometry if route else (start, dest)
+        duration = route.seconds if route else road_m(start, dest) / speed_mps
         while True:
             done = 1.0 if duration <= 0 else (clock.now() - began) / duration
-            self.pos = between(start, dest, done)
+            self.pos = along(path, done)
             if done >= 1.0:
                 await self.report()
                 return True
             await self.report()
             if await self.wait(min(every, duration * (1 - done)), *stop):
-                self.pos = between(start, dest, (clock.now() - began) / duration if duration else 1.0)
+                self.pos = along(path, (clock.now() - began) / duration if duration else 1.0)
                 await self.report()
                 return False
