@@ -46,6 +46,12 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from web.pages import PageSettings
 
     settings = settings.model_copy(update={"demo": args.demo or settings.demo})
+    if args.city:
+        settings = settings.model_copy(update={"demo_city": args.city})
+    if settings.demo and settings.demo_city == "baltimore" and settings.roads_file is None:
+        from simulation.calls import BALTIMORE_ROADS  # the real calls' own streets
+
+        settings = settings.model_copy(update={"roads_file": BALTIMORE_ROADS})
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     settings.secret()  # refuse an unsafe secret before starting anything
@@ -203,6 +209,9 @@ def parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="run the whole center: API, sockets, dispatcher, scheduler")
     up.add_argument("--demo", action="store_true", help="demo mode: a generated secret, demo data")
+    up.add_argument("--city", choices=("huangpu", "baltimore"),
+                    help="the demo city: huangpu (generated, straight-line travel) or baltimore (the real "
+                         "calls of 18 July 2017 replayed on the real streets, ranked by road)")  # fmt: skip
     up.add_argument("--host")
     up.add_argument("--port", type=int)
     up.add_argument("--without-dispatcher", action="store_true",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,6 +78,8 @@ class Settings(BaseSettings):
     tile_attribution: str = ""
     # `up --demo`: simulated calls and grid reports an hour at the busiest hours of the day
     demo_calls_per_hour: float = Field(120.0, ge=0)
+    # the demo city: the generated Huangpu district, or Baltimore's real calls on its real streets
+    demo_city: Literal["huangpu", "baltimore"] = "huangpu"
     # every category with a response plan is offered at once, nobody confirms (an unattended center;
     # `simulate --replay`, which has no dispatcher to confirm)
     auto_dispatch_all: bool = False

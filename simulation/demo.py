@@ -83,6 +83,11 @@ async def running_demo(services: Services, settings: Settings, url: str) -> Asyn
 
 async def _run(services: Services, settings: Settings, api: Api, crew: Crew) -> None:
     await api.wait_ready(timeout_s=300)
+    if settings.demo_city == "baltimore":
+        from simulation.baltimore import run_baltimore
+
+        await run_baltimore(services, api, crew)
+        return
     city = huangpu()
     specs = demo_roster(city, SEED)
     known = await register(api, specs)
