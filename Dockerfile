@@ -1,7 +1,7 @@
 # The center's image: API and sockets (`up`) or a dispatcher (`worker`), against external Redis/PostgreSQL.
 
-# the pages' map library (Leaflet), from web/static's package-lock
-FROM node:20-slim AS pages
+# the pages' libraries (map, API docs), from web/static's package-lock; Node.js 24 is an LTS release
+FROM node:24-slim AS pages
 WORKDIR /static
 COPY web/static/package.json web/static/package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts
@@ -10,7 +10,7 @@ FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY center ./center
 COPY core ./core
 COPY alerts ./alerts
@@ -23,11 +23,15 @@ COPY web ./web
 COPY simulation ./simulation
 COPY bench ./bench
 COPY --from=pages /static/node_modules ./web/static/node_modules
-# an editable install serves web/static (with its node_modules) from /app
-RUN pip install -e . && useradd --system --uid 10001 --home-dir /app dispatch \
-    && mkdir -p /var/lib/dispatch/attachments && chown -R dispatch /var/lib/dispatch
+# the locked versions of the base dependencies only: no embedded servers, no test tools. An editable
+# install serves web/static (with its node_modules) from /app
+RUN pip install -c requirements.lock -e . && groupadd --system --gid 10001 dispatch \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app dispatch \
+    && mkdir -p /var/lib/dispatch/attachments /var/lib/dispatch/metrics \
+    && chown -R 10001:10001 /var/lib/dispatch
 # grid-report photos and videos: mount a volume here (docker-compose.yml does)
 ENV DISPATCH_DATA_DIR=/var/lib/dispatch DISPATCH_ATTACHMENTS_PATH=/var/lib/dispatch/attachments
-USER dispatch
+# numeric, so that a cluster's "run as non-root" policy can check it without reading /etc/passwd
+USER 10001:10001
 EXPOSE 8000
 CMD ["dispatch-center", "up", "--host", "0.0.0.0", "--port", "8000"]

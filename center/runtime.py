@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -25,6 +25,7 @@ from cases.workdays import load_calendar, warn_missing_years
 from center import jobs, migrations
 from center.connections import open_pool, open_redis
 from center.jobs import Parts
+from center.process_roles import Roles
 from center.server_watch import problems as embedded_problems
 from center.settings import Settings
 from center.supervision import Failures, Tasks
@@ -53,16 +54,9 @@ from web.services import Services
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Roles", "readiness", "running_center"]
+
 LIVE_MARKER = "{units}:built"
-
-
-@dataclass(frozen=True, slots=True)
-class Roles:
-    """Which parts of the center this process runs."""
-
-    api: bool = True
-    dispatch: bool = True
-    scheduler: bool = True
 
 
 def without_confirmation(catalogue: Catalogue) -> Catalogue:

@@ -58,3 +58,12 @@ def create_app(
         BodyLimit, max_bytes=max_body_bytes, streamed_suffixes=(attachments.UPLOAD_PATH_SUFFIX,)
     )
     return app
+
+
+def create_probe_app(svc: Services) -> FastAPI:
+    """What a worker process (no API) serves for its health checks: /healthz and /readyz."""
+    app = FastAPI(title="Dispatch center worker", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.services = svc
+    errors.install(app)
+    app.include_router(health.router)
+    return app
