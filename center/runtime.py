@@ -40,6 +40,8 @@ from dispatch.worker import DispatchWorker, consumer_name
 from realtime import snapshot
 from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
+from reports.shift_book import ShiftBook
+from reports.shifts import parse_starts
 from units.kinds import load_kinds
 from units.live import LiveIndex
 from units.positions import FixWindow, PositionService
@@ -100,7 +102,8 @@ async def readiness(pool: asyncpg.Pool, redis: Any, failures: Failures) -> dict[
 async def running_center(
     settings: Settings, roles: Roles = Roles(), clock: Clock = system_clock
 ) -> AsyncIterator[Services]:
-    """The center; ``clock`` is the time grid-case deadlines are measured by (tests move it)."""
+    """The center; ``clock`` is the time grid-case deadlines and shift ends are measured by (tests
+    move it)."""
     assert settings.redis_url and settings.database_url, "the CLI resolves URLs before starting"
     kinds = load_kinds()
     catalogue = load_catalogue(unit_kinds=kinds.keys())
@@ -136,6 +139,8 @@ async def running_center(
         pending = PendingList(pool, dispatcher, offers, candidates, catalogue, travel)
         lifecycle = Lifecycle(pool, roster, dispatcher, pending, catalogue)
         hub = Hub(feed)
+        starts = parse_starts(settings.shift_starts)
+        shifts = ShiftBook(pool, catalogue, kinds, starts, settings.timezone, clock)
         await rebuild_live_if_lost(redis, roster)
 
         tasks = Tasks()
@@ -152,7 +157,7 @@ async def running_center(
         if roles.scheduler:
             parts = Parts(pool, queue, feed, lifecycle, pending, cases,
                           lambda: rebuild_live_if_lost(redis, roster), repair.run_once,
-                          tasks.failures)  # fmt: skip
+                          tasks.failures, shifts)  # fmt: skip
             scheduler = jobs.schedule(parts, settings)
             scheduler.start()
             stack.callback(lambda: scheduler.shutdown(wait=False))
@@ -172,5 +177,6 @@ async def running_center(
             readiness=ready,
             users=UserStore(pool, settings.login_max_failures, settings.login_lock_s,
                             settings.login_token_ttl_s),
+            shifts=shifts, timezone=settings.timezone,
             allowed_origins=frozenset(settings.allowed_origins), max_body_bytes=settings.max_body_bytes,
         )  # fmt: skip

@@ -13,7 +13,18 @@ from fastapi import FastAPI
 
 from web import errors, pages, sockets
 from web.limits import BodyLimit
-from web.routes import alerts, assignments, attachments, cases, health, incidents, login, trackers, units
+from web.routes import (
+    alerts,
+    assignments,
+    attachments,
+    cases,
+    health,
+    incidents,
+    login,
+    reports,
+    trackers,
+    units,
+)
 from web.services import Services
 
 OpenServices = Callable[[], AbstractAsyncContextManager[Services]]
@@ -37,11 +48,11 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, alerts, attachments, cases, incidents, units, trackers, assignments):
+    for module in (health, alerts, attachments, cases, incidents, units, trackers, assignments, reports):
         app.include_router(module.router)
     app.include_router(login.router)
     app.include_router(sockets.router)
-    pages.install(app, page_settings)  # /wall, /console, /unit and /static
+    pages.install(app, page_settings)  # /wall, /console, /unit, /reports and /static
     errors.declare(app)  # the error statuses of every route, in the OpenAPI schema
     app.add_middleware(
         BodyLimit, max_bytes=max_body_bytes, streamed_suffixes=(attachments.UPLOAD_PATH_SUFFIX,)

@@ -22,6 +22,7 @@ from dispatch.lifecycle import Lifecycle
 from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
 from realtime.unit_socket import UnitDesk
+from reports.shift_book import ShiftBook
 from units.kinds import UnitKind
 from units.live import LiveIndex
 from units.positions import PositionService
@@ -49,6 +50,9 @@ class Services:
     snapshots: SharedSnapshot
     readiness: Callable[[], Awaitable[dict[str, Any]]]
     users: UserStore
+    shifts: ShiftBook
+    # the jurisdiction's time zone: reports group by its hours and days
+    timezone: str
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int = 256 * 1024
 
