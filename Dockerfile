@@ -13,6 +13,7 @@ WORKDIR /app
 COPY pyproject.toml README.md requirements.lock ./
 COPY center ./center
 COPY core ./core
+COPY roads ./roads
 COPY alerts ./alerts
 COPY cases ./cases
 COPY accounts ./accounts
@@ -22,6 +23,7 @@ COPY realtime ./realtime
 COPY web ./web
 COPY simulation ./simulation
 COPY bench ./bench
+COPY reports ./reports
 COPY --from=pages /static/node_modules ./web/static/node_modules
 # the locked versions of the base dependencies only: no embedded servers, no test tools. An editable
 # install serves web/static (with its node_modules) from /app

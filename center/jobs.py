@@ -23,6 +23,7 @@ from core.feed import Feed
 from dispatch.lifecycle import Lifecycle
 from dispatch.pending import PendingList
 from dispatch.timers import expire_overdue_offers
+from reports.shift_book import ShiftBook
 from units import history
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Parts:
     rebuild_live: Job  # writes the live index again when Redis lost it
     repair_live: Job  # writes again units whose live status drifted from PostgreSQL
     failures: Failures
+    shifts: ShiftBook
 
 
 def _guarded(name: str, work: Job, failures: Failures) -> Callable[[], Awaitable[None]]:
@@ -97,6 +99,7 @@ def schedule(parts: Parts, settings: Settings) -> AsyncIOScheduler:
         ("pending-sweep", pending_sweep, settings.pending_sweep_every_s, now),
         ("case-deadlines", case_deadlines, settings.case_check_every_s, now),
         ("prune-history", prune_history, 3600.0, now),
+        ("shift-reports", parts.shifts.make_due, settings.shift_check_every_s, now),
         ("live-repair", parts.repair_live, settings.live_repair_every_s, None),
     ]
     for name, work, every_s, first in jobs:

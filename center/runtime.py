@@ -42,6 +42,8 @@ from dispatch.worker import DispatchWorker, consumer_name
 from realtime import snapshot
 from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
+from reports.shift_book import ShiftBook
+from reports.shifts import parse_starts
 from roads.prepared import cache_folder, load_router
 from roads.streets import StreetLayer
 from units.kinds import UnitKind, load_kinds
@@ -126,7 +128,8 @@ async def load_roads(
 async def running_center(
     settings: Settings, roles: Roles = Roles(), clock: Clock = system_clock
 ) -> AsyncIterator[Services]:
-    """The center; ``clock`` is the time grid-case deadlines are measured by (tests move it)."""
+    """The center; ``clock`` is the time grid-case deadlines and shift ends are measured by (tests
+    move it)."""
     assert settings.redis_url and settings.database_url, "the CLI resolves URLs before starting"
     kinds = load_kinds()
     catalogue = load_catalogue(unit_kinds=kinds.keys())
@@ -165,6 +168,8 @@ async def running_center(
         pending = PendingList(pool, dispatcher, offers, candidates, catalogue, travel)
         lifecycle = Lifecycle(pool, roster, dispatcher, pending, catalogue)
         hub = Hub(feed)
+        starts = parse_starts(settings.shift_starts)
+        shifts = ShiftBook(pool, catalogue, kinds, starts, settings.timezone, clock)
         await rebuild_live_if_lost(redis, roster)
 
         tasks = Tasks()
@@ -183,7 +188,7 @@ async def running_center(
         if roles.scheduler:
             parts = Parts(pool, queue, feed, lifecycle, pending, cases,
                           lambda: rebuild_live_if_lost(redis, roster), repair.run_once,
-                          tasks.failures)  # fmt: skip
+                          tasks.failures, shifts)  # fmt: skip
             scheduler = jobs.schedule(parts, settings)
             scheduler.start()
             stack.callback(lambda: scheduler.shutdown(wait=False))
@@ -203,6 +208,7 @@ async def running_center(
             readiness=ready,
             users=UserStore(pool, settings.login_max_failures, settings.login_lock_s,
                             settings.login_token_ttl_s),
+            shifts=shifts, timezone=settings.timezone,
             allowed_origins=frozenset(settings.allowed_origins), max_body_bytes=settings.max_body_bytes,
             roads=roads, streets=streets,
         )  # fmt: skip

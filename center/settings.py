@@ -6,8 +6,10 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reports.shifts import parse_starts
 
 MIN_SECRET_LENGTH = 32
 _KNOWN_UNSAFE = {"secret", "changeme", "change-me", "dev", "development", "password", "test"}
@@ -61,6 +63,10 @@ class Settings(BaseSettings):
     # an operator's working-day calendar (TOML, the shape of cases/workdays.toml): each year it holds
     # replaces or adds to the shipped data, e.g. the next year's holidays once they are published
     workdays_file: Path | None = None
+    # shift reports: the local times (in `timezone`) the day's shifts start, each "HH:MM"; a report of
+    # each shift is made when it ends (checked this often, and at start)
+    shift_starts: list[str] = Field(default_factory=lambda: ["08:00", "16:00", "00:00"])
+    shift_check_every_s: float = Field(60.0, gt=0)
     # position history older than this is deleted (checked hourly)
     positions_retention_days: float = Field(90.0, gt=0)
     # where grid-report photos and videos are kept (default: <data_dir>/attachments)
@@ -83,6 +89,12 @@ class Settings(BaseSettings):
     # every category with a response plan is offered at once, nobody confirms (an unattended center;
     # `simulate --replay`, which has no dispatcher to confirm)
     auto_dispatch_all: bool = False
+
+    @field_validator("shift_starts")
+    @classmethod
+    def _shift_times(cls, value: list[str]) -> list[str]:
+        parse_starts(value)  # refused at start, naming the value, not at the first shift end
+        return value
 
     def attachments_dir(self) -> Path:
         return self.attachments_path or self.data_dir / "attachments"

@@ -44,6 +44,7 @@ CASE_VIEWERS = only(R.GRID_WORKER, R.DISPATCHER, R.DISPLAY)
 CASE_WORKERS = only(R.GRID_WORKER, R.DISPATCHER)
 ATTACHMENT_READERS = only(R.GRID_WORKER, R.DISPATCHER, R.CALL_TAKER)
 ATTACHMENT_WRITERS = ATTACHMENT_READERS | {R.INTEGRATION}
+REPORT_READERS = only(R.DISPATCHER, R.DISPLAY)
 
 # (method, path) -> the roles admitted, or PUBLIC / DEVICE; "WS" for sockets, "MOUNT" for static folders
 MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
@@ -77,6 +78,13 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/incidents/{incident_id}/merge"): only(R.DISPATCHER),
     ("POST", "/api/v1/incidents/{incident_id}/close"): only(R.DISPATCHER),
     ("PATCH", "/api/v1/incidents/{incident_id}"): only(R.DISPATCHER),
+    ("GET", "/api/v1/incidents/{incident_id}/replay"): REPORT_READERS,
+    # reports
+    ("GET", "/api/v1/reports/response"): REPORT_READERS,
+    ("GET", "/api/v1/reports/offers"): REPORT_READERS,
+    ("GET", "/api/v1/reports/cases"): REPORT_READERS,
+    ("GET", "/api/v1/reports/shifts"): REPORT_READERS,
+    ("GET", "/api/v1/reports/shifts/{report_id}"): REPORT_READERS,
     # units
     ("POST", "/api/v1/units"): only(),
     ("GET", "/api/v1/units"): INCIDENT_VIEWERS,
@@ -100,8 +108,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/wall"): PUBLIC,
     ("GET", "/console"): PUBLIC,
     ("GET", "/unit"): PUBLIC,
+    ("GET", "/reports"): PUBLIC,
     ("MOUNT", "/static/vendor/leaflet"): PUBLIC,
     ("MOUNT", "/static/vendor/leaflet.heat"): PUBLIC,
+    ("MOUNT", "/static/vendor/chart.js"): PUBLIC,
     ("MOUNT", "/static/js"): PUBLIC,
     ("MOUNT", "/static/css"): PUBLIC,
 }
@@ -203,7 +213,7 @@ async def test_role_matrix(center: Center) -> None:
     tokens = {role: center.token(role, unit_id if role is R.UNIT else None) for role in Role}
     tokens[R.GRID_WORKER] = reporter
     params = {"alert_id": alert_id, "attachment_id": attachment_id, "case_id": 1, "incident_id": 1,
-              "unit_id": unit_id, "assignment_id": 1, "step": "accept"}  # fmt: skip
+              "unit_id": unit_id, "assignment_id": 1, "step": "accept", "report_id": 1}  # fmt: skip
     wrong: list[str] = []
     for (method, path), admitted in MATRIX.items():
         body: dict[str, Any] | None = {} if method not in ("GET", "MOUNT") else None

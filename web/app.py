@@ -21,6 +21,7 @@ from web.routes import (
     health,
     incidents,
     login,
+    reports,
     streets,
     trackers,
     units,
@@ -48,11 +49,22 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, alerts, attachments, cases, incidents, units, trackers, assignments, streets):
+    for module in (
+        health,
+        alerts,
+        attachments,
+        cases,
+        incidents,
+        units,
+        trackers,
+        assignments,
+        streets,
+        reports,
+    ):
         app.include_router(module.router)
     app.include_router(login.router)
     app.include_router(sockets.router)
-    pages.install(app, page_settings)  # /wall, /console, /unit and /static
+    pages.install(app, page_settings)  # /wall, /console, /unit, /reports and /static
     errors.declare(app)  # the error statuses of every route, in the OpenAPI schema
     app.add_middleware(
         BodyLimit, max_bytes=max_body_bytes, streamed_suffixes=(attachments.UPLOAD_PATH_SUFFIX,)

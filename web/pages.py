@@ -1,7 +1,8 @@
-"""The pages: ``/wall`` (the big screen), ``/console`` (dispatchers) and ``/unit`` (a unit's phone).
+"""The pages: ``/wall`` (the big screen), ``/console`` (dispatchers), ``/unit`` (a unit's phone) and
+``/reports`` (response times, compliance, grid cases, shift reports).
 
-Plain HTML, CSS and JavaScript modules under ``web/static/`` with no build step. The map library and its
-heat layer come from npm (``web/static/package.json``, installed by ``./run`` into
+Plain HTML, CSS and JavaScript modules under ``web/static/`` with no build step. The map library, its
+heat layer and the reports' charts come from npm (``web/static/package.json``, installed by ``./run`` into
 ``web/static/node_modules``) and are served from ``/static/vendor/``: nothing is loaded from a CDN, and
 no tile server is asked unless one is configured (``DISPATCH_TILE_URL``), so the pages work with no
 internet access. Each page gets its configuration (labels, unit kinds, the tile URL, the statuses and
@@ -31,8 +32,8 @@ from web.services import Services
 STATIC = Path(__file__).with_name("static")
 NODE_MODULES = STATIC / "node_modules"
 # what the pages load from npm packages: URL path under /static/vendor/ -> folder in node_modules
-VENDOR = {"leaflet": "leaflet/dist", "leaflet.heat": "leaflet.heat/dist"}
-PAGES = ("wall", "console", "unit")
+VENDOR = {"leaflet": "leaflet/dist", "leaflet.heat": "leaflet.heat/dist", "chart.js": "chart.js/dist"}
+PAGES = ("wall", "console", "unit", "reports")
 CONFIG_MARK = "{{CONFIG}}"
 
 

@@ -23,6 +23,7 @@ from dispatch.road_travel import RoadTravel
 from realtime.hub import Hub
 from realtime.snapshot import SharedSnapshot
 from realtime.unit_socket import UnitDesk
+from reports.shift_book import ShiftBook
 from roads.streets import StreetLayer
 from units.kinds import UnitKind
 from units.live import LiveIndex
@@ -51,6 +52,9 @@ class Services:
     snapshots: SharedSnapshot
     readiness: Callable[[], Awaitable[dict[str, Any]]]
     users: UserStore
+    shifts: ShiftBook
+    # the jurisdiction's time zone: reports group by its hours and days
+    timezone: str
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int = 256 * 1024
     # travel by road when an extract is configured (routes for offers, streets for the pages)
