@@ -80,6 +80,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("PATCH", "/api/v1/incidents/{incident_id}"): only(R.DISPATCHER),
     ("GET", "/api/v1/incidents/{incident_id}/replay"): REPORT_READERS,
     # reports
+    ("GET", "/api/v1/streets"): only(R.DISPATCHER, R.CALL_TAKER, R.DISPLAY, R.UNIT),
     ("GET", "/api/v1/reports/response"): REPORT_READERS,
     ("GET", "/api/v1/reports/offers"): REPORT_READERS,
     ("GET", "/api/v1/reports/cases"): REPORT_READERS,
