@@ -20,6 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 import uvicorn
 import websockets
+from hypothesis import settings as hypothesis_settings
 
 from cases.casebook import Clock, system_clock
 from center.migrations import is_current
@@ -28,6 +29,10 @@ from center.settings import Settings
 from core.roles import Role
 from core.tokens import TokenSigner
 from web.app import create_app
+
+# a property test never depends on the machine's speed: no per-example deadline (CI machines are shared)
+hypothesis_settings.register_profile("center", deadline=None)
+hypothesis_settings.load_profile("center")
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 

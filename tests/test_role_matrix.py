@@ -109,7 +109,6 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/wall"): PUBLIC,
     ("GET", "/console"): PUBLIC,
     ("GET", "/unit"): PUBLIC,
-    ("GET", "/reports"): PUBLIC,
     ("MOUNT", "/static/vendor/leaflet"): PUBLIC,
     ("MOUNT", "/static/vendor/leaflet.heat"): PUBLIC,
     ("MOUNT", "/static/vendor/chart.js"): PUBLIC,

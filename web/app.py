@@ -64,7 +64,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(login.router)
     app.include_router(sockets.router)
-    pages.install(app, page_settings)  # /wall, /console, /unit, /reports and /static
+    pages.install(app, page_settings)  # /wall, /console, /unit and /static
     errors.declare(app)  # the error statuses of every route, in the OpenAPI schema
     app.add_middleware(
         BodyLimit, max_bytes=max_body_bytes, streamed_suffixes=(attachments.UPLOAD_PATH_SUFFIX,)

@@ -1,5 +1,4 @@
-"""The pages: ``/wall`` (the big screen), ``/console`` (dispatchers), ``/unit`` (a unit's phone) and
-``/reports`` (response times, compliance, grid cases, shift reports).
+"""The pages: ``/wall`` (the big screen), ``/console`` (dispatchers) and ``/unit`` (a unit's phone).
 
 Plain HTML, CSS and JavaScript modules under ``web/static/`` with no build step. The map library, its
 heat layer and the reports' charts come from npm (``web/static/package.json``, installed by ``./run`` into
@@ -33,7 +32,7 @@ STATIC = Path(__file__).with_name("static")
 NODE_MODULES = STATIC / "node_modules"
 # what the pages load from npm packages: URL path under /static/vendor/ -> folder in node_modules
 VENDOR = {"leaflet": "leaflet/dist", "leaflet.heat": "leaflet.heat/dist", "chart.js": "chart.js/dist"}
-PAGES = ("wall", "console", "unit", "reports")
+PAGES = ("wall", "console", "unit")
 CONFIG_MARK = "{{CONFIG}}"
 
 
