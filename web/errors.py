@@ -161,6 +161,8 @@ def _errors_of(path: str, method: str, operation: dict[str, Any]) -> set[int]:
         codes.add(503)
     if path == "/api/v1/osmand":
         codes |= {404, 422}  # a retired unit; the fix in the query string
+    if path == "/api/v1/streets":
+        codes.add(404)  # no road network loaded
     return codes
 
 
