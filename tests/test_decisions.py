@@ -179,9 +179,10 @@ def test_joint_offers_give_no_unit_twice_and_keep_refusals(
         assert offers
 
 
+# whole metres apart, as for the lost pick above: no tie after the ranking's millisecond rounding
 @settings(max_examples=50)
-@given(st.lists(st.floats(10, 9000), min_size=1, max_size=6, unique=True))
-def test_joint_offers_of_one_incident_send_its_nearest_unit(distances: list[float]) -> None:
+@given(st.lists(st.integers(10, 9000), min_size=1, max_size=6, unique=True))
+def test_joint_offers_of_one_incident_send_its_nearest_unit(distances: list[int]) -> None:
     units = [candidate(i + 1, d) for i, d in enumerate(distances)]
     w = Waiting(1, scene(), (PlanItem(("car",), 1),))
     ((incident_id, pick),) = joint_offers([w], units, set(), TRAVEL)
