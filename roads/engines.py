@@ -8,7 +8,6 @@ arcs: slow, obviously right, the reference the tests hold the first one to.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -43,30 +42,22 @@ def node_order(graph: RoadGraph) -> list[int]:
 
 
 class CchEngine:
-    """Contraction hierarchy customized with the graph's travel times. Thread-safe for queries: each
-    thread keeps its own query objects, whose buffers (one slot per node) are reused between calls."""
+    """Contraction hierarchy customized with the graph's travel times. Thread-safe for queries: the
+    bindings' query objects may only live on the thread that made them, so each call makes its own
+    (its buffers, one slot per node, are the price: about 0.06 ms on a district, 0.7 ms on a province)."""
 
     def __init__(self, graph: RoadGraph, order: Sequence[int]) -> None:
         self._cch = rk.CCH(list(order), graph.tail.tolist(), graph.head.tolist(), False)
         self._metric = rk.CCHMetric(self._cch, graph.ms.tolist())
-        self._local = threading.local()
 
     def many_to_one(self, sources: Sequence[int], target: int) -> npt.NDArray[np.int64]:
         if not sources:
             return np.empty(0, np.int64)
-        batch: rk.CCHManyToOne | None = getattr(self._local, "batch", None)
-        if batch is None:
-            batch = self._local.batch = rk.CCHManyToOne(self._metric, list(sources))
-        else:
-            batch.repin_sources(list(sources))
-        found = batch.distances_to(target)
+        found = rk.CCHManyToOne(self._metric, list(sources)).distances_to(target)
         return np.array([UNREACHABLE if d is None else d for d in found], np.int64)
 
     def path(self, source: int, target: int) -> tuple[int, list[int]] | None:
-        query: rk.CCHQuery | None = getattr(self._local, "query", None)
-        if query is None:
-            query = self._local.query = rk.CCHQuery(self._metric)
-        result = query.run(source, target)
+        result = rk.CCHQuery(self._metric).run(source, target)
         if result.distance is None:
             return None
         return int(result.distance), list(result.node_path) or [source]
