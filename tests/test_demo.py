@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,8 @@ from core.tokens import TokenSigner
 from simulation.city import huangpu
 from simulation.profile import MIX, CallMaker, mix_at
 from simulation.roster import demo_roster
-from tests.conftest import SECRET, Stores, free_port, wipe
+from tests.conftest import SECRET, Stores
+from tests.demo_process import demo_process
 from units.kinds import load_kinds
 from web.routes.alerts import AlertIn, GridEventIn
 
@@ -92,30 +90,8 @@ async def _until_seen(ws: Any, within_s: float) -> dict[str, Any]:
 async def test_up_demo_shows_units_moving_and_offers_accepted(stores: Stores, tmp_path: Path) -> None:
     """`up --demo` seeds the city's units, and within seconds the wall's feed shows them patrolling and
     incidents offered to and accepted by units; SIGTERM stops it cleanly."""
-    await wipe(stores)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")} | {
-        "DISPATCH_REDIS_URL": stores.redis_url, "DISPATCH_DATABASE_URL": stores.database_url,
-        "DISPATCH_SECRET_KEY": SECRET, "DISPATCH_DATA_DIR": str(tmp_path / "data"),
-        "DISPATCH_DEMO_CALLS_PER_HOUR": "3600", "DISPATCH_LOG_LEVEL": "WARNING",
-    }  # fmt: skip
-    log_path = tmp_path / "up.log"
-    with log_path.open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "center.cli", "up", "--demo", "--port", str(port),
-            env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=url, timeout=2, trust_env=False) as http, asyncio.timeout(30):
-            while True:
-                assert proc.returncode is None, log_path.read_text(errors="replace")[-3000:]
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+    async with demo_process(stores, tmp_path, ready_within_s=30, DEMO_CALLS_PER_HOUR="3600") as demo:
+        url, port = demo.url, demo.port
         token = TokenSigner(SECRET).issue(Role.DISPLAY, "test-wall")
         async with websockets.connect(f"ws://127.0.0.1:{port}/ws/ops", max_size=1 << 24) as ws:
             await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
@@ -126,15 +102,4 @@ async def test_up_demo_shows_units_moving_and_offers_accepted(stores: Stores, tm
         async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as http:
             roster = (await http.get("/api/v1/units")).json()
         assert len(roster) == len(demo_roster(huangpu()))
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(proc.wait(), 30)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-    output = log_path.read_text(errors="replace")
-    assert code == 0, output[-3000:]
-    assert "demo city:" in output and "demo accounts" in output
-    assert "Traceback" not in output, output[-3000:]
+    assert "demo city:" in demo.output and "demo accounts" in demo.output
