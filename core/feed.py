@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from core.eventlog import Event
 
@@ -91,6 +92,15 @@ class Feed:
             keys=[STREAM, SEQ, EPOCH], args=[self._maxlen, secrets.token_hex(8), *payloads]
         )
         return int(last)
+
+    async def publish_committed(self, items: Sequence[Event | dict[str, Any]]) -> None:
+        """Publish what a committed change wrote, where failing must not undo its answer (an accepted
+        call, a handled alert): a feed out of reach is logged, and screens see the change at their next
+        snapshot (it is in the event log)."""
+        try:
+            await self.publish(items)
+        except (RedisError, OSError):
+            log.warning("%d events not published; screens catch up at their next snapshot", len(items))
 
     async def head(self) -> tuple[str, int]:
         """The feed's epoch and its last sequence number."""

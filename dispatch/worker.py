@@ -16,7 +16,6 @@ from redis.exceptions import RedisError
 
 from alerts.queue import AlertQueue, QueuedAlert
 from core.errors import DomainError
-from core.eventlog import Event
 from core.feed import Feed
 from core.outages import TRANSIENT
 from dispatch.dispatcher import Dispatcher
@@ -55,16 +54,8 @@ class DispatchWorker:
             if not await self._give_up(item, f"{type(exc).__name__}: {why}"):
                 return
         else:
-            await self._publish(events)
+            await self._feed.publish_committed(events)  # handled: never again for a feed that failed
         await self._queue.ack(item)
-
-    async def _publish(self, events: list[Event]) -> None:
-        """Events of a committed change to the live feed; if that fails, screens see them at their next
-        snapshot (they are in the event log), and the alert is not handled again."""
-        try:
-            await self._feed.publish(events)
-        except (RedisError, OSError):
-            log.warning("events of a handled alert not published; screens catch up at the next snapshot")
 
     async def _give_up(self, item: QueuedAlert, reason: str) -> bool:
         """Hand the alert to a dispatcher as an alarm; False when that could not be recorded."""
@@ -73,7 +64,7 @@ class DispatchWorker:
         except Exception:
             log.exception("alarm for alert %s not recorded; it stays queued", item.alert_id)
             return False
-        await self._publish(events)
+        await self._feed.publish_committed(events)
         return True
 
     async def run(self) -> None:

@@ -29,15 +29,13 @@ def news(payload: Mapping[str, Any], me: int) -> str | None:
     """The words for an event about an incident unit ``me`` is on; None when it is not news for the
     crew (its own steps reach it as its own events)."""
     kind = payload.get("kind")
-    data = payload.get("data") if isinstance(payload.get("data"), Mapping) else {}
-    assert isinstance(data, Mapping)
+    data = _mapping(payload.get("data"))
     if kind == "incident.updated":
-        changes = data.get("changes") if isinstance(data.get("changes"), Mapping) else {}
-        assert isinstance(changes, Mapping)
+        changes = _mapping(data.get("changes"))
         parts = []
         for name in dict.fromkeys(_FIELDS[f] for f in changes if f in _FIELDS):
             if name == _FIELDS["priority"]:
-                change = changes["priority"]
+                change = _mapping(changes["priority"])
                 parts.append(f"{name} {change.get('from')} → {change.get('to')}")
             else:
                 parts.append(f"{name} 已更新 changed")
@@ -51,3 +49,7 @@ def news(payload: Mapping[str, Any], me: int) -> str | None:
         who = data.get("callsign") or f"unit {payload.get('unit_id')}"
         return f"{who} {_OTHER_UNIT[kind]}"
     return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
-from redis.exceptions import RedisError
 
 from alerts.catalogue import Channel
 from alerts.coords import CoordSystem
@@ -18,7 +16,6 @@ from core.tokens import Principal
 from web.auth import ServicesDep, allow
 from web.services import Services
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
@@ -112,12 +109,9 @@ async def post_grid_event(
 
 async def _accept(svc: Services, new: NewAlert, actor: str) -> dict[str, object]:
     accepted, events = await svc.intake.accept(new, actor)
-    # the alert is accepted and queued: a feed that fails now must not turn that into an error (the
-    # client would send the call again); screens see it at their next snapshot
-    try:
-        await svc.feed.publish(events)
-    except (RedisError, OSError):
-        log.warning("alert %s accepted; its event reaches screens at their next snapshot", accepted.alert_id)
+    # accepted and queued: a feed that fails now must not turn that into an error (the caller would
+    # send the call again)
+    await svc.feed.publish_committed(events)
     return accepted.as_json()
 
 
