@@ -21,6 +21,7 @@ import orjson
 from starlette.websockets import WebSocket
 
 from alerts import incidents
+from core.bounds import MAX_ID, MAX_LAT, MAX_LON
 from core.errors import Conflict, DomainError, Invalid, NotFound
 from core.feed import Feed, FeedItem
 from core.tokens import Principal
@@ -53,13 +54,8 @@ from units.status import SELF_REPORTABLE, UnitStatus
 
 log = logging.getLogger(__name__)
 
-# ids are PostgreSQL bigints
-MAX_ID = 2**63 - 1
-# what Redis GEO can hold
-MAX_LAT = 85.05112878
-MAX_LON = 180
 LAT_RANGE = f"lat must be a number in -{MAX_LAT}..{MAX_LAT}"
-LON_RANGE = f"lon must be a number in -{MAX_LON}..{MAX_LON}"
+LON_RANGE = f"lon must be a number in -{MAX_LON:g}..{MAX_LON:g}"
 # a fix time must be epoch seconds a datetime can hold; units/positions.py decides what is too far off
 MAX_AT = 1e11
 
