@@ -1,6 +1,7 @@
 """The pages on a center with roads, in headless Chromium with the outside network cut off: the wall
 draws the network's streets as its base layer (no tile server), the assignment line follows the roads,
-and the unit's phone shows the offer with its route and its distance by road."""
+the unit's phone shows the offer with its route and its distance by road, and the console's ETA of the
+unit on its way shrinks as its fixes come in."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from core.roles import Role
 from roads.gridcity import GridCity
 from tests.conftest import Stores, center_settings, serving, wipe
 from tests.helpers import wait_until
-from tests.test_pages import PHONE, SEEN, WALL, add_unit, browser, call, opened, shot
+from tests.test_pages import DESK, PHONE, SEEN, WALL, add_unit, browser, call, move, opened, shot
 
 __all__ = ["browser"]  # the session's Chromium, shared with tests/test_pages.py
 
@@ -43,6 +44,7 @@ async def test_streets_and_road_routes_on_the_wall_and_the_phone(
         here = {"latitude": lat, "longitude": lon, "accuracy": 8}
         async with (
             opened(browser, center, "/wall", WALL, center.token(Role.DISPLAY)) as wall,
+            opened(browser, center, "/console", DESK, center.token(Role.DISPATCHER)) as console,
             opened(browser, center, "/unit", PHONE, center.token(Role.UNIT, along), geolocation=here,
                    permissions=["geolocation"], is_mobile=True, has_touch=True) as phone,
         ):  # fmt: skip
@@ -61,7 +63,20 @@ async def test_streets_and_road_routes_on_the_wall_and_the_phone(
             await expect(offer).to_be_visible(timeout=SEEN)
             await expect(offer.locator('.facts[data-road="1"]')).to_contain_text("by road")
             await expect(phone.page.locator("path.route.road")).to_have_count(1)
+            # the console: the unit's distance and ETA still ahead along its route, refreshed by its fixes
+            incident = console.page.locator("#queue li[data-incident]")
+            await expect(incident).to_have_count(1, timeout=SEEN)
+            await incident.click()
+            eta = console.page.locator("#d-assignments td.eta-ahead")
+            await expect(eta).to_have_count(1, timeout=SEEN)
+            first = int(await eta.get_attribute("data-eta-s") or 0)
+            nearer = CITY.point(4, 7)  # a crossing nearer the scene, on the same bank
+            await phone.page.context.set_geolocation({"latitude": nearer[0], "longitude": nearer[1], "accuracy": 8})
+            await move(center, along, nearer)
+            await expect(eta).not_to_have_attribute("data-eta-s", str(first), timeout=SEEN)
+            assert 0 <= int(await eta.get_attribute("data-eta-s") or first) < first
             await shot(wall.page, "wall-roads")
             await shot(phone.page, "unit-roads")
             wall.assert_stayed_home()
             phone.assert_stayed_home()
+            console.assert_stayed_home()

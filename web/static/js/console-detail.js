@@ -3,7 +3,8 @@
 
 import { api } from "./session.js";
 import { ACTIVE } from "./statuses.js";
-import { ASSIGNMENT_STATUS, EVENTS, INCIDENT_STATUS, PRIORITY_COLOUR, bi, categoryLabel, clock, duration, el } from "./labels.js";
+import { ASSIGNMENT_STATUS, EVENTS, INCIDENT_STATUS, PRIORITY_COLOUR, bi, categoryLabel, clock, duration, el, metres } from "./labels.js";
+import { ahead } from "./routes.js";
 import { $, act, hooks, showError, state, statusChip, tickAges, unitName } from "./console-common.js";
 import { renderQueue } from "./console-queue.js";
 import { renderRecommendation, renderSend, unitSelect } from "./console-recommend.js";
@@ -141,7 +142,7 @@ export function renderAssignments() {
           a.status === "offered" && a.offer_deadline ? el("span", { class: "deadline", dataset: { deadline: a.offer_deadline } }) : null,
           a.end_reason && !active ? el("small", { class: "muted" }, ` ${a.end_reason}`) : null),
         el("td", {}, clock(a.offered_at)),
-        el("td", { class: "num" }, duration(a.travel_s)),
+        travelCell(a, active),
         el("td", { class: "actions" }, active ? [
           other,
           el("button", {
@@ -154,6 +155,27 @@ export function renderAssignments() {
           }, bi(["取消", "Cancel"])),
         ] : null));
     }))));
+}
+
+// an active unit with a road route: the distance and ETA still ahead from its latest fix, refreshed as it
+// moves; otherwise the travel time the recommendation estimated
+function travelCell(a, active) {
+  const unit = state.picture.units.get(a.unit_id);
+  const inc = state.picture.incidents.get(a.incident_id);
+  const here = unit && unit.lat !== undefined ? [unit.lat, unit.lon] : null;
+  const there = inc && inc.lat !== undefined ? [inc.lat, inc.lon] : null;
+  const left = active && a.status !== "on_scene" ? ahead(a.route, here, there) : null;
+  if (!left) return el("td", { class: "num" }, duration(a.travel_s));
+  return el("td", { class: "num eta-ahead", dataset: { etaS: Math.round(left.seconds) } },
+    `${duration(left.seconds)} · ${metres(left.metres)}`);
+}
+
+// whether a units.moved event moves a unit driving a road route to the selected incident (its ETA)
+export function movesSelected(ev) {
+  if (state.selected === null) return false;
+  const rows = (state.detail && state.detail.assignments) || [];
+  const ours = new Set(rows.filter((a) => ACTIVE.has(a.status) && a.route).map((a) => a.unit_id));
+  return (ev.positions || []).some((p) => ours.has(p.unit_id));
 }
 
 export function renderAlerts() {

@@ -10,7 +10,7 @@ import { config, logout, requireLogin, whoami } from "./session.js";
 import { audioContext, beep, bi } from "./labels.js";
 import { $, hooks, later, state, tickAges } from "./console-common.js";
 import { alarmsFrom, calendarAlarm, pendingAlarm, renderAlarms } from "./console-alarms.js";
-import { loadDetail, loadRecommendation, select } from "./console-detail.js";
+import { loadDetail, loadRecommendation, movesSelected, renderAssignments, select } from "./console-detail.js";
 import { renderSend } from "./console-recommend.js";
 import { renderQueue } from "./console-queue.js";
 
@@ -52,6 +52,7 @@ function onEvent(ev) {
   alarmsFrom(ev);
   if (ev.kind === "units.moved") {
     later("map", renderMap, 300);
+    if (movesSelected(ev)) later("eta", renderAssignments, 300);
     return;
   }
   if (state.selected !== null && ev.incident_id === state.selected) {

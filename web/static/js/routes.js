@@ -26,3 +26,13 @@ export function metresAhead(points) {
   }
   return total;
 }
+
+// what is still ahead of a unit at `here` on its route to `there`: {metres, seconds} by road, the ETA
+// being the route's own ETA in the share of its distance still to go; null without a route
+export function ahead(route, here, there) {
+  if (!route || !Array.isArray(route.geometry) || route.geometry.length < 2) return null;
+  const end = there || route.geometry[route.geometry.length - 1];
+  const metres = here ? metresAhead(alongRoute(route, here, end)) : route.distance_m;
+  const share = route.distance_m > 0 ? Math.min(1, metres / route.distance_m) : 1;
+  return { metres, seconds: route.eta_s * share };
+}

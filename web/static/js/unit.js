@@ -2,7 +2,7 @@
 // accepts, declines, reports arrival and clearance, and shows where the incident is.
 
 import { gridLayer, hasLeaflet, streetLayer } from "./map.js";
-import { alongRoute, metresAhead } from "./routes.js";
+import { ahead, alongRoute } from "./routes.js";
 import { config, logout, requireLogin, whoami } from "./session.js";
 import { Socket } from "./socket.js";
 import { ACTIVE, SELF_REPORTABLE } from "./statuses.js";
@@ -290,11 +290,10 @@ function incidentCard(a, inc) {
 
 // by road: the route's distance and ETA still ahead from the latest fix (the route's share of it)
 function roadFacts(a, here, inc) {
-  if (!a.route) return [a.travel_s ? ` · 预计 ${duration(a.travel_s)} ETA` : ""];
-  const there = inc.lat !== undefined ? [inc.lat, inc.lon] : a.route.geometry[a.route.geometry.length - 1];
-  const ahead = here ? metresAhead(alongRoute(a.route, [here.lat, here.lon], there)) : a.route.distance_m;
-  const share = a.route.distance_m > 0 ? Math.min(1, ahead / a.route.distance_m) : 1;
-  return [` · 道路 ${metres(ahead)} by road`, ` · 预计 ${duration(a.route.eta_s * share)} ETA`];
+  const there = inc.lat !== undefined ? [inc.lat, inc.lon] : null;
+  const left = ahead(a.route, here ? [here.lat, here.lon] : null, there);
+  if (!left) return [a.travel_s ? ` · 预计 ${duration(a.travel_s)} ETA` : ""];
+  return [` · 道路 ${metres(left.metres)} by road`, ` · 预计 ${duration(left.seconds)} ETA`];
 }
 
 function render() {
