@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Geolocation, expect
 
 from core.roles import Role
 from roads.gridcity import GridCity
@@ -71,7 +71,7 @@ async def test_streets_and_road_routes_on_the_wall_and_the_phone(
             await expect(eta).to_have_count(1, timeout=SEEN)
             first = int(await eta.get_attribute("data-eta-s") or 0)
             nearer = CITY.point(4, 7)  # a crossing nearer the scene, on the same bank
-            there = {"latitude": nearer[0], "longitude": nearer[1], "accuracy": 8}
+            there = Geolocation(latitude=nearer[0], longitude=nearer[1], accuracy=8)
             await phone.page.context.set_geolocation(there)  # so that the phone reports the same
             await move(center, along, nearer)
             await expect(eta).not_to_have_attribute("data-eta-s", str(first), timeout=SEEN)
