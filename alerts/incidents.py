@@ -180,10 +180,22 @@ async def edit(
     return edited, [event]
 
 
-async def open_incidents(conn: Queryable, limit: int = 1000) -> list[Incident]:
-    rows = await conn.fetch(
-        "select * from incidents where closed_at is null order by priority, received_at limit $1", limit
-    )
+async def open_incidents(
+    conn: Queryable, limit: int = 1000, after: tuple[int, datetime, int] | None = None
+) -> list[Incident]:
+    """Open incidents, most urgent and oldest first; ``after`` a (priority, received_at, id) sort key:
+    those that follow it (a page of the list)."""
+    if after is None:
+        rows = await conn.fetch(
+            "select * from incidents where closed_at is null order by priority, received_at, id limit $1",
+            limit,
+        )
+    else:
+        rows = await conn.fetch(
+            """select * from incidents where closed_at is null and (priority, received_at, id) > ($2, $3, $4)
+               order by priority, received_at, id limit $1""",
+            limit, *after,
+        )  # fmt: skip
     return [Incident.from_row(r) for r in rows]
 
 

@@ -297,13 +297,20 @@ class CaseBook:
                 raise Conflict("the county is the top of the ladder", level=row["level"])
         return events
 
-    async def queue(self, level: Level, area: str | None, limit: int = 500) -> list[dict[str, Any]]:
-        """Open cases held at one level (for a town or community, or the whole county), by deadline."""
+    async def queue(
+        self, level: Level, area: str | None, limit: int = 500,
+        after: tuple[str, datetime, int] | None = None,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Open cases held at one level (for a town or community, or the whole county), soonest
+        deadline first (none last); ``after`` a (deadline as ISO 8601 or 'infinity', opened_at, id)
+        sort key: those that follow it (a page of the queue)."""
         rows = await self.pool.fetch(
             """select * from grid_cases where closed_at is null and level = $1
                  and ($2::text is null or town = $2 or community = $2)
-               order by deadline nulls last, opened_at limit $3""",
-            level.value, area, limit,
+                 and ($4::text is null
+                      or (coalesce(deadline, 'infinity'), opened_at, id) > ($4::text::timestamptz, $5, $6))
+               order by coalesce(deadline, 'infinity'), opened_at, id limit $3""",
+            level.value, area, limit, *(after or (None, None, None)),
         )  # fmt: skip
         return [case_json(r) for r in rows]
 

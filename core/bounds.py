@@ -10,12 +10,13 @@ parameters alike; the bounds also show in the OpenAPI schema.
 - text: no NUL (PostgreSQL text cannot hold it), no lone surrogate (not encodable as UTF-8), and no
   other C0 control character except, in free text, tab, line feed and carriage return.
 - times: ISO 8601 strings with a UTC offset (``Z`` or ``+08:00``), between 2000-01-01 and 2100-01-01
-  UTC; numbers (epoch seconds) are refused here.
+  UTC; numbers (epoch seconds) are refused, except for a fix time (trackers send epoch seconds).
 - coordinates: finite, latitude within Redis GEO's +-85.05112878 degrees, longitude within +-180.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    PlainValidator,
     Strict,
+    WithJsonSchema,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
@@ -150,3 +153,36 @@ Instant = Annotated[
     AfterValidator(_in_window),
     Field(description="ISO 8601 with a UTC offset, between 2000-01-01 and 2100-01-01"),
 ]
+
+
+def fix_time(value: object) -> float:
+    """A fix time as epoch seconds, from what a phone or tracker sends: an ISO 8601 time with an offset
+    (the format of every answer of the center) or epoch seconds (what trackers send). Any real time is
+    read: how far from the center's clock a fix may be is the position desk's verdict, per fix, so that
+    one bad clock in a batch refuses that fix only."""
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(str(_iso_only(value)))
+        except ValueError:
+            when = None
+        if when is None or when.utcoffset() is None:
+            raise ValueError(
+                "must be an ISO 8601 time with an offset (2026-11-21T09:30:00+08:00) or epoch seconds"
+            )
+        value = when.timestamp()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("must be an ISO 8601 time with an offset or epoch seconds")
+    if value <= 0:
+        raise ValueError("must be after 1970-01-01")
+    return float(value)
+
+
+# a fix time: ISO 8601 with an offset, or epoch seconds; read as epoch seconds
+FixTime = Annotated[
+    float,
+    PlainValidator(fix_time),
+    WithJsonSchema({
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "number", "exclusiveMinimum": 0}],
+        "description": "the fix time: ISO 8601 with an offset, or epoch seconds; default: now",
+    }),
+]  # fmt: skip

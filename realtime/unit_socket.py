@@ -21,7 +21,7 @@ import orjson
 from starlette.websockets import WebSocket
 
 from alerts import incidents
-from core.bounds import MAX_ID, MAX_LAT, MAX_LON
+from core.bounds import MAX_ID, MAX_LAT, MAX_LON, fix_time
 from core.errors import Conflict, DomainError, Invalid, NotFound
 from core.feed import Feed, FeedItem
 from core.tokens import Principal
@@ -183,10 +183,14 @@ async def _message(desk: UnitDesk, who: Principal, unit_id: int, m: dict[str, An
                 return error_frame(LAT_RANGE, ref, "invalid", "lat")
             if not _number(lon, -MAX_LON, MAX_LON):
                 return error_frame(LON_RANGE, ref, "invalid", "lon")
-            if at is not None and not _number(at, 0, MAX_AT):
-                return error_frame("at must be the fix time in epoch seconds", ref, "invalid", "at")
+            try:
+                when = time.time() if at is None else fix_time(at)
+            except ValueError as bad:
+                return error_frame(f"at {bad}", ref, "invalid", "at")
+            if when > MAX_AT:
+                return error_frame("at: not a time a phone could have", ref, "invalid", "at")
             field = "at"
-            fix = Fix(unit_id, float(lat), float(lon), float(at) if at is not None else time.time())  # type: ignore[arg-type]
+            fix = Fix(unit_id, float(lat), float(lon), when)  # type: ignore[arg-type]
             verdict = await desk.positions.report_one(fix)
             return {"type": "ack", "ref": ref, "verdict": verdict.verdict}
         if isinstance(kind, str) and kind in STEPS:

@@ -77,6 +77,17 @@ class Api:
     async def get(self, path: str, role: Role = Role.DISPATCHER) -> Any:
         return await self.request("GET", path, role)
 
+    async def every(self, path: str, role: Role = Role.DISPATCHER, query: str = "") -> list[Any]:
+        """Every item of a paged list, walked page by page along its ``next`` cursors."""
+        items: list[Any] = []
+        after = ""
+        while True:
+            answer = await self.get(f"{path}?limit=1000{query}{after}", role)
+            items.extend(answer["items"])
+            if answer["next"] is None:
+                return items
+            after = f"&after={answer['next']}"
+
     async def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Until ``/readyz`` answers 200 (the server is listening and its stores are up)."""
         loop = asyncio.get_running_loop()

@@ -21,7 +21,7 @@ CONNECT_EVERY_S = 0.01  # units come on line one after another, not in one burst
 
 async def register(api: Api, specs: Sequence[UnitSpec]) -> dict[str, dict[str, Any]]:
     """Callsign -> the unit as the center knows it; units not on the roster yet are registered."""
-    known: dict[str, dict[str, Any]] = {u["callsign"]: u for u in await api.get("/api/v1/units")}
+    known: dict[str, dict[str, Any]] = {u["callsign"]: u for u in await api.every("/api/v1/units")}
     gate = asyncio.Semaphore(REGISTER_AT_ONCE)
 
     async def add(spec: UnitSpec) -> None:

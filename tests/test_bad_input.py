@@ -92,7 +92,7 @@ async def test_path_ids_are_plain_digits_within_bigint_on_every_route(center: Ce
                 refused(reply, 422, name)
         # an admin's accidental retire of "1.0" retired unit 1 before: now it changes nothing
         refused(await admin.post("/api/v1/units/1.0/retire"), 422, "unit_id")
-        still = (await admin.get("/api/v1/units")).json()
+        still = (await admin.get("/api/v1/units")).json()["items"]
         assert [(u["id"], u["retired"], u["status"]) for u in still] == [(1, False, "available")]
         # the largest id is fine: not found
         refused(await admin.get(f"/api/v1/incidents/{MAX_ID}"), 404, None)
@@ -255,7 +255,7 @@ async def test_coordinates_the_center_cannot_dispatch_are_refused(
         device = (await admin.post(f"/api/v1/units/{unit['id']}/tracker")).json()["device_id"]
         reply = await admin.post("/api/v1/osmand", params={"id": device, "lat": 86, "lon": 121})
         refused(reply, 422, "lat")
-        listed = (await admin.get("/api/v1/units")).json()
+        listed = (await admin.get("/api/v1/units")).json()["items"]
         assert listed[0].get("lat") is None, listed  # no fix was kept
     assert await db.fetchval("select count(*) from positions") == 0
 
@@ -269,7 +269,7 @@ async def test_patching_a_unit_with_null_for_a_field_that_cannot_be_null_is_refu
     async with center.client(Role.ADMIN) as admin:
         for field in ("capabilities", "crew", "callsign", "tier", "kind"):
             refused(await admin.patch(path, json={field: None}), 422, field)
-        after = next(u for u in (await admin.get("/api/v1/units")).json() if u["id"] == unit["id"])
+        after = next(u for u in (await admin.get("/api/v1/units")).json()["items"] if u["id"] == unit["id"])
         for field in ("capabilities", "crew", "callsign", "tier", "kind", "home_zone"):
             assert after[field] == unit[field], (field, after)
         cleared = await admin.patch(path, json={"home_zone": None})  # a unit may have no zone

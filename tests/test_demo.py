@@ -100,6 +100,6 @@ async def test_up_demo_shows_units_moving_and_offers_accepted(stores: Stores, tm
         assert len(seen["moved"]) >= 50
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as http:
-            roster = (await http.get("/api/v1/units")).json()
+            roster = (await http.get("/api/v1/units")).json()["items"]
         assert len(roster) == len(demo_roster(huangpu()))
     assert "demo city:" in demo.output and "demo accounts" in demo.output

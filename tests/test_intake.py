@@ -88,7 +88,7 @@ async def test_fifty_concurrent_retries_with_one_key_create_one_alert(
     shown = await incident(center, incident_id)
     assert [a["id"] for a in shown["alerts"]] == [alert_id]
     assert [e["kind"] for e in shown["timeline"]].count("incident.created") == 1
-    assert [i["id"] for i in await get_json(center, "/api/v1/incidents")] == [incident_id]
+    assert [i["id"] for i in (await get_json(center, "/api/v1/incidents"))["items"]] == [incident_id]
     assert await db.fetchval("select count(*) from alerts") == 1
 
 
@@ -202,7 +202,7 @@ async def test_bad_call_is_refused_naming_the_field_and_changes_nothing(
     error = reply.json()
     assert error["field"] == field, error
     assert field in error["error"] and len(error["error"]) > len(field) + 2, error
-    assert await get_json(center, "/api/v1/incidents") == []
+    assert (await get_json(center, "/api/v1/incidents"))["items"] == []
 
 
 async def test_oversized_body_is_refused_with_413(center: Center) -> None:
@@ -217,7 +217,7 @@ async def test_oversized_body_is_refused_with_413(center: Center) -> None:
     async with center.client(Role.CALL_TAKER) as client:
         declared = await client.post("/api/v1/alerts", content=big, headers=headers)
         chunked = await client.post("/api/v1/alerts", content=streamed(), headers=headers)
-    assert await get_json(center, "/api/v1/incidents") == []
+    assert (await get_json(center, "/api/v1/incidents"))["items"] == []
     assert declared.status_code == 413, declared.text
     assert declared.json()["field"] == "body"
     assert chunked.status_code == 413, chunked.text

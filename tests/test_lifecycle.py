@@ -199,7 +199,7 @@ async def test_cancel_reassign_close_and_canonical_times(center: Center) -> None
         closed = await dispatcher.post(f"/api/v1/incidents/{incident_id}/close", json={"reason": "settled"})
         assert closed.status_code == 200, closed.text
         assert (await dispatcher.post(f"/api/v1/incidents/{incident_id}/close")).status_code == 409
-        units = {u["id"]: u["status"] for u in (await dispatcher.get("/api/v1/units")).json()}
+        units = {u["id"]: u["status"] for u in (await dispatcher.get("/api/v1/units")).json()["items"]}
     assert units == {first: "available", second: "available"}
     done = closed.json()
     assert done["status"] == "closed" and done["close_reason"] == "settled"

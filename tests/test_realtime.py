@@ -10,7 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -23,6 +25,8 @@ from core.feed import STREAM, Feed
 from core.roles import Role
 from tests.conftest import SECRET, Center, Stores, free_port, receive, receive_until
 from tests.helpers import add_unit
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 SCENE = {"lat": 31.2350, "lon": 121.4750}
 CALL = {"channel": "110", "category": "noise_complaint", "location": SCENE,
@@ -192,7 +196,9 @@ async def test_positions_are_coalesced_per_tick_and_status_changes_are_not(cente
     now = time.time()
     async with center.client(Role.UNIT, unit_id) as unit:
         for i in range(10):
-            fix = {"lat": SCENE["lat"] + i * 0.0001, "lon": SCENE["lon"], "at": now - 10 + i}
+            at = now - 10 + i  # a time as epoch seconds (trackers) or as ISO 8601 (what answers use)
+            when = at if i % 2 == 0 else datetime.fromtimestamp(at, UTC).astimezone(SHANGHAI).isoformat()
+            fix = {"lat": SCENE["lat"] + i * 0.0001, "lon": SCENE["lon"], "at": when}
             assert (await unit.put(f"/api/v1/units/{unit_id}/location", json=fix)).json()["verdict"] == "ok"
         for status in ("available", "off_duty"):
             assert (
@@ -218,6 +224,9 @@ async def test_positions_are_coalesced_per_tick_and_status_changes_are_not(cente
     # last place (ten fixes sent within a tick on any sane machine give one)
     assert all(len(mine(m)) <= 1 for m in frames)
     assert len(moves) < 10 and moves[-1]["lat"] == pytest.approx(last_lat)
+    # times on the feed are ISO 8601 like everywhere else: the event's and the fix's own
+    assert datetime.fromisoformat(moves[-1]["at"]).timestamp() == pytest.approx(now - 1, abs=1e-3)
+    assert all(datetime.fromisoformat(m["at"]).tzinfo for m in frames if m.get("kind") == "units.moved")
     changes = [m["data"]["to"] for m in frames if m.get("kind") == "unit.status_changed"]
     assert changes == ["available", "off_duty"]
     await wall.close()

@@ -88,7 +88,7 @@ async def test_merge_moves_alerts_and_closes_the_duplicate(center: Center) -> No
                 f"/api/v1/incidents/{duplicate['incident_id']}/merge", json={"into": kept["incident_id"]}
             )
         ).status_code == 409
-        open_ids = [i["id"] for i in (await dispatcher.get("/api/v1/incidents")).json()]
+        open_ids = [i["id"] for i in (await dispatcher.get("/api/v1/incidents")).json()["items"]]
 
     survivor = await incident(center, kept["incident_id"])
     closed = await incident(center, duplicate["incident_id"])

@@ -89,6 +89,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     # units
     ("POST", "/api/v1/units"): only(),
     ("GET", "/api/v1/units"): INCIDENT_VIEWERS,
+    ("GET", "/api/v1/units/{unit_id}"): only(R.DISPATCHER, R.CALL_TAKER, R.DISPLAY, R.UNIT),
     ("PUT", "/api/v1/units/{unit_id}/location"): only(R.UNIT, R.INTEGRATION),
     ("POST", "/api/v1/locations"): only(R.INTEGRATION),
     ("POST", "/api/v1/units/{unit_id}/status"): only(R.UNIT, R.DISPATCHER),

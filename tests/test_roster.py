@@ -142,7 +142,7 @@ async def test_retiring_is_refused_on_an_assignment_and_then_removes_the_unit(ce
         retired = await admin.post(f"/api/v1/units/{unit['id']}/retire")
         assert retired.status_code == 200 and retired.json()["retired"] is True
         assert (await admin.post(f"/api/v1/units/{unit['id']}/retire")).status_code == 409
-        listed = [u["id"] for u in (await admin.get("/api/v1/units")).json()]
+        listed = [u["id"] for u in (await admin.get("/api/v1/units")).json()["items"]]
     assert unit["id"] not in listed
     assert unit["id"] not in await indexed(center, "patrol_car")
     assert await put_fix(center, unit["id"], *SCENE, time.time() + 5) == "404"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,10 @@ async def test_every_wrong_shape_on_the_unit_socket_gets_an_error_frame(center: 
         ('{"type": "position", "lat": 31.2, "lon": 121.4, "at": "now", "ref": 13}', "invalid", "at"),
         ('{"type": "position", "lat": 31.2, "lon": 121.4, "at": -1, "ref": 14}', "invalid", "at"),
         ('{"type": "position", "lat": 31.2, "lon": 121.4, "at": 1e20, "ref": 15}', "invalid", "at"),
+        ('{"type": "position", "lat": 31.2, "lon": 121.4, "at": "2026-12-04T09:30:00", "ref": 22}', "invalid",
+         "at"),  # no offset: no time at all
+        ('{"type": "position", "lat": 31.2, "lon": 121.4, "at": "2026-13-04T09:30Z", "ref": 23}', "invalid",
+         "at"),
         # the domain refuses a fix time far from the center's clock, naming the field
         (dumps({"type": "position", **FIX, "at": now + 86_400, "ref": 16}), "invalid", "at"),
         (dumps({"type": "position", **FIX, "at": now - 30 * 86_400, "ref": 17}), "invalid", "at"),
@@ -171,6 +176,9 @@ async def test_every_wrong_shape_on_the_unit_socket_gets_an_error_frame(center: 
     answer = await ask(
         ws, dumps({"type": "position", "lat": 31.2, "lon": 121.4, "at": time.time(), "ref": 99})
     )
+    assert answer["type"] == "ack" and answer["verdict"] == "ok", answer
+    iso = datetime.now(UTC).isoformat()  # the format every answer uses is taken as well
+    answer = await ask(ws, dumps({"type": "position", "lat": 31.2, "lon": 121.4, "at": iso, "ref": 100}))
     assert answer["type"] == "ack" and answer["verdict"] == "ok", answer
     await ws.close()
 

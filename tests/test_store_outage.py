@@ -76,7 +76,7 @@ async def test_postgres_down_answers_503_json_with_retry_after(
         finally:
             await asyncio.to_thread(own_postgres.start)
         listed = await until_ok(desk, "/api/v1/incidents")
-        assert [i["id"] for i in listed.json()] == [1]
+        assert [i["id"] for i in listed.json()["items"]] == [1]
 
 
 async def test_redis_down_answers_503_json_with_retry_after(

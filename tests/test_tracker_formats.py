@@ -40,7 +40,7 @@ def traccar_json(device: str | None, lat: float, lon: float, at: float, **coords
 
 async def position_of(center: Center, unit_id: int) -> tuple[float, float] | None:
     async with center.client(Role.DISPATCHER) as dispatcher:
-        for unit in (await dispatcher.get("/api/v1/units")).json():
+        for unit in (await dispatcher.get("/api/v1/units")).json()["items"]:
             if unit["id"] == unit_id and unit.get("lat") is not None:
                 return unit["lat"], unit["lon"]
     return None

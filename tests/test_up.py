@@ -87,7 +87,7 @@ def test_up_starts_embedded_servers_and_stops_clean(tmp_path: Path) -> None:
     proc = start(data_dir, port)
     try:
         assert wait_ready(url, proc, within_s=10) < 10
-        units = httpx.get(f"{url}/api/v1/units", headers=admin).json()
+        units = httpx.get(f"{url}/api/v1/units", headers=admin).json()["items"]
         assert [u["callsign"] for u in units] == ["P-1"]
     finally:
         stop(proc)

@@ -21,6 +21,11 @@ from units.live import Fix, LiveIndex
 log = logging.getLogger(__name__)
 
 
+def _iso(epoch_s: float) -> str:
+    """Times on the feed are ISO 8601, as in every answer (an ``ok`` fix is within the clock window)."""
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat()
+
+
 # A phone's clock may run a little fast; a fix from further ahead is a wrong clock, and taking it would
 # make every later real fix look older than it (the unit would freeze on the map).
 MAX_AHEAD_S = 300.0
@@ -148,12 +153,12 @@ class PositionService:
             if not moved:
                 continue
             positions = [
-                {"unit_id": f.unit_id, "lat": f.lat, "lon": f.lon, "at": f.at, "speed_mps": f.speed_mps,
+                {"unit_id": f.unit_id, "lat": f.lat, "lon": f.lon, "at": _iso(f.at), "speed_mps": f.speed_mps,
                  "heading": f.heading}
                 for f in moved.values()
             ]  # fmt: skip
             try:
-                await feed.publish([{"kind": UNITS_MOVED, "at": time.time(), "positions": positions}])
+                await feed.publish([{"kind": UNITS_MOVED, "at": _iso(time.time()), "positions": positions}])
             except (RedisError, OSError):
                 log.warning("position updates for screens not published; the next tick carries them")
                 for unit_id, fix in moved.items():

@@ -211,6 +211,14 @@ class Roster:
         )
         return [Unit.from_row(r) for r in rows]
 
+    async def page(self, limit: int, after: int = 0, include_retired: bool = False) -> list[Unit]:
+        """The units after id ``after``, by id: a page of the roster."""
+        rows = await self.pool.fetch(
+            "select * from units where ($1 or retired_at is null) and id > $2 order by id limit $3",
+            include_retired, after, limit,
+        )  # fmt: skip
+        return [Unit.from_row(r) for r in rows]
+
     async def change_status_in(
         self, conn: Conn, unit_id: int, wanted: UnitStatus, actor: str,
         data: Mapping[str, Any] | None = None,

@@ -13,6 +13,7 @@ from alerts.intake import NewAlert
 from core.bounds import LINE, TEXT, Latitude, Longitude, PathId
 from core.roles import Role
 from core.tokens import Principal
+from web.answers.incidents import Unlinked
 from web.auth import ServicesDep, allow
 from web.services import Services
 
@@ -115,7 +116,7 @@ async def _accept(svc: Services, new: NewAlert, actor: str) -> dict[str, object]
     return accepted.as_json()
 
 
-@router.post("/alerts/{alert_id}/unlink")
+@router.post("/alerts/{alert_id}/unlink", response_model=Unlinked)
 async def unlink_alert(
     alert_id: PathId, svc: ServicesDep, who: Annotated[Principal, Depends(allow(Role.DISPATCHER))]
 ) -> dict[str, object]:

@@ -11,6 +11,7 @@ from core.bounds import TEXT, Id, PathId
 from core.roles import Role
 from core.tokens import Principal
 from dispatch.assignments import STEPS
+from web.answers.incidents import AssignmentOut, Reassigned
 from web.auth import ServicesDep, allow
 
 router = APIRouter(prefix="/api/v1/assignments", tags=["assignments"])
@@ -27,8 +28,8 @@ class ReassignIn(BaseModel):
     unit_id: Id = Field(description="the unit to send instead")
 
 
-@router.post("/{assignment_id}/cancel")
-async def cancel(
+@router.post("/{assignment_id}/cancel", response_model=AssignmentOut)
+async def cancel_assignment(
     assignment_id: PathId, svc: ServicesDep, who: DispatcherOnly, body: CancelIn | None = None
 ) -> dict[str, Any]:
     """A dispatcher stands the unit down; it becomes available again."""
@@ -38,8 +39,8 @@ async def cancel(
     return cancelled.as_json()
 
 
-@router.post("/{assignment_id}/reassign")
-async def reassign(
+@router.post("/{assignment_id}/reassign", response_model=Reassigned)
+async def reassign_assignment(
     assignment_id: PathId, body: ReassignIn, svc: ServicesDep, who: DispatcherOnly
 ) -> dict[str, Any]:
     """Send another unit instead; the new unit is offered before the old one is stood down."""
@@ -48,8 +49,8 @@ async def reassign(
     return {"cancelled": old.as_json(), "offered": new.as_json()}
 
 
-@router.post("/{assignment_id}/{step}")
-async def step(
+@router.post("/{assignment_id}/{step}", response_model=AssignmentOut)
+async def assignment_step(
     assignment_id: PathId,
     step: Literal["accept", "decline", "arrive", "clear"],
     svc: ServicesDep,

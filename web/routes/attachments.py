@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
+from alerts.attachments import LIMITS
 from core.bounds import LINE, PathId
 from core.roles import Role
 from core.tokens import Principal
+from web.answers.misc import AttachmentOut
 from web.auth import ServicesDep, allow
 
 router = APIRouter(prefix="/api/v1", tags=["attachments"])
@@ -28,7 +30,7 @@ async def _may_touch(svc: Any, who: Principal, alert_id: int) -> None:
         raise HTTPException(403, "a grid worker may only attach to their own reports")
 
 
-@router.post("/alerts/{alert_id}/attachments", status_code=201)
+@router.post("/alerts/{alert_id}/attachments", status_code=201, response_model=AttachmentOut)
 async def add_attachment(
     alert_id: PathId, request: Request, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.INTEGRATION, Role.DISPATCHER,
@@ -47,7 +49,7 @@ async def add_attachment(
     return attachment.as_json()
 
 
-@router.get("/alerts/{alert_id}/attachments")
+@router.get("/alerts/{alert_id}/attachments", response_model=list[AttachmentOut])
 async def list_attachments(
     alert_id: PathId, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER, Role.CALL_TAKER))],
@@ -57,7 +59,13 @@ async def list_attachments(
     return [a.as_json() for a in await svc.attachments.of_alert(alert_id)]
 
 
-@router.get("/attachments/{attachment_id}", response_class=FileResponse)
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+THE_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the file, as it was uploaded", "content": dict.fromkeys(LIMITS, BINARY)}
+}
+
+
+@router.get("/attachments/{attachment_id}", response_class=FileResponse, responses=THE_FILE)
 async def get_attachment(
     attachment_id: PathId, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER, Role.CALL_TAKER))],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -12,7 +13,11 @@ from core.bounds import LINE, TEXT, PathId
 from core.errors import Invalid
 from core.roles import Role
 from core.tokens import Principal
+from web import paging
+from web.answers.cases import CaseDetail, CaseOut
+from web.answers.common import Page
 from web.auth import ServicesDep, allow
+from web.paging import After, Limit
 
 router = APIRouter(prefix="/api/v1/cases", tags=["grid cases"])
 Worker = Annotated[Principal, Depends(allow(Role.GRID_WORKER, Role.DISPATCHER))]
@@ -60,14 +65,16 @@ class SuperviseIn(BaseModel):
     )
 
 
-@router.get("")
-async def queue(
+@router.get("", response_model=Page[CaseOut])
+async def list_cases(
     svc: ServicesDep, who: Viewer,
     level: Annotated[Level | None, Query(description="default: the caller's own seat; required when the "
                                          "token carries none (422 otherwise)")] = None,
     area: Annotated[str | None, Query(max_length=200, description="a town, or TOWN/COMMUNITY"), LINE] = None,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Open cases held at one level, soonest deadline first (default: the caller's own seat)."""
+    limit: Limit = 200, after: After = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Open cases held at one level, soonest deadline first, a page at a time (default: the caller's
+    own seat)."""
     seat = holder_of(who)
     if seat is not None and seat is not NO_LEVEL:
         level, area = level or seat.level, area or seat.area
@@ -75,7 +82,19 @@ async def queue(
         raise HTTPException(403, "a grid worker sees the cases of their own cells only")
     if level is None:
         raise Invalid("level: say which level: community, town or county", field="level")
-    return await svc.cases.queue(level, area)
+    key = paging.decode(after, (str, str, int))
+    try:  # checked here so that a forged cursor is a 422, not a database error
+        start = (key[0], datetime.fromisoformat(key[1]), key[2]) if key else None
+        if key and key[0] != "infinity":
+            datetime.fromisoformat(key[0])
+    except ValueError:
+        raise Invalid("after: not a cursor this list gave", field="after") from None
+    found = await svc.cases.queue(level, area, limit + 1, start)
+    return paging.page(found, limit, _sort_key, lambda c: c)
+
+
+def _sort_key(case: dict[str, Any]) -> tuple[str, str, int]:
+    return case["deadline"] or "infinity", case["opened_at"], case["id"]
 
 
 def _within(seat: Holder | None, area: str | None) -> bool:
@@ -87,14 +106,14 @@ def _within(seat: Holder | None, area: str | None) -> bool:
     return area == seat.area or (seat.level is Level.TOWN and area.startswith(seat.area + "/"))
 
 
-@router.get("/overdue")
-async def overdue(svc: ServicesDep, _: Viewer) -> dict[str, int]:
+@router.get("/overdue", response_model=dict[str, int])
+async def overdue_cases(svc: ServicesDep, _: Viewer) -> dict[str, int]:
     """Open cases past their deadline, per town."""
     return await svc.cases.overdue_by_town()
 
 
-@router.get("/{case_id}")
-async def one(case_id: PathId, svc: ServicesDep, who: Viewer) -> dict[str, Any]:
+@router.get("/{case_id}", response_model=CaseDetail)
+async def get_case(case_id: PathId, svc: ServicesDep, who: Viewer) -> dict[str, Any]:
     """One case with its supervision records; a grid worker reads those of their own cells or reports."""
     case = await svc.cases.get(case_id)
     if who.role is Role.GRID_WORKER:
@@ -106,24 +125,24 @@ async def one(case_id: PathId, svc: ServicesDep, who: Viewer) -> dict[str, Any]:
     return case
 
 
-@router.post("/{case_id}/escalate")
-async def escalate(case_id: PathId, body: EscalateIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
+@router.post("/{case_id}/escalate", response_model=CaseDetail)
+async def escalate_case(case_id: PathId, body: EscalateIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
     """Send a case up a level before its deadline."""
     events = await svc.cases.escalate(case_id, who.actor, holder_of(who), body.reason)
     await svc.feed.publish(events)
     return await svc.cases.get(case_id)
 
 
-@router.post("/{case_id}/supervise")
-async def supervise(case_id: PathId, body: SuperviseIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
+@router.post("/{case_id}/supervise", response_model=CaseOut)
+async def supervise_case(case_id: PathId, body: SuperviseIn, svc: ServicesDep, who: Worker) -> dict[str, Any]:
     """A supervision record (督办) with a new deadline, from the case's level or one above."""
     case, events = await svc.cases.supervise(case_id, who.actor, holder_of(who), body.note, body.deadline)
     await svc.feed.publish(events)
     return case
 
 
-@router.post("/{case_id}/{step}")
-async def step(
+@router.post("/{case_id}/{step}", response_model=CaseOut)
+async def case_step(
     case_id: PathId, step: Literal["accept", "assign", "start", "resolve", "verify", "close", "return"],
     svc: ServicesDep, who: Worker, body: StepIn | None = None,
 ) -> dict[str, Any]:  # fmt: skip

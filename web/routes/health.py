@@ -8,12 +8,13 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from web.answers.misc import Alive
 from web.auth import ServicesDep
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Alive)
 async def healthz() -> dict[str, str]:
     """The process is alive."""
     return {"status": "alive"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -16,7 +17,11 @@ from core.tokens import Principal
 from dispatch import assignments
 from dispatch.recommend import Ranked, Recommendation
 from dispatch.routes import route_json
+from web import paging
+from web.answers.common import Page
+from web.answers.incidents import IncidentDetail, IncidentOut, RecommendationOut, Sent
 from web.auth import ServicesDep, allow
+from web.paging import After, Limit
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 Viewer = Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.CALL_TAKER, Role.DISPLAY))]
@@ -42,13 +47,26 @@ def recommendation_json(rec: Recommendation) -> dict[str, Any]:
     }
 
 
-@router.get("")
-async def list_incidents(svc: ServicesDep, _: Viewer) -> list[dict[str, Any]]:
-    """Open incidents, most urgent and oldest first."""
-    return [i.as_json() for i in await incidents.open_incidents(svc.pool)]
+@router.get("", response_model=Page[IncidentOut])
+async def list_incidents(
+    svc: ServicesDep, _: Viewer, limit: Limit = 200, after: After = None
+) -> dict[str, Any]:
+    """Open incidents, most urgent and oldest first, a page at a time."""
+    key = paging.decode(after, (int, str, int))
+    try:
+        start = (key[0], datetime.fromisoformat(key[1]), key[2]) if key else None
+    except ValueError:
+        raise Invalid("after: not a cursor this list gave", field="after") from None
+    found = await incidents.open_incidents(svc.pool, limit + 1, start)
+    return paging.page(found, limit, _sort_key, incidents.Incident.as_json)
 
 
-@router.get("/{incident_id}")
+def _sort_key(i: incidents.Incident) -> tuple[int, str, int]:
+    received = i.times["received_at"]
+    return i.priority, received.isoformat() if received else "", i.id
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail)
 async def get_incident(
     incident_id: PathId, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.CALL_TAKER, Role.DISPLAY, Role.UNIT))],
@@ -84,7 +102,7 @@ class IncidentChange(BaseModel):
     description: Annotated[str, Field(max_length=4000), TEXT] | None = None
 
 
-@router.patch("/{incident_id}")
+@router.patch("/{incident_id}", response_model=IncidentOut)
 async def change_incident(
     incident_id: PathId, body: IncidentChange, svc: ServicesDep, who: Dispatcher
 ) -> dict[str, Any]:
@@ -97,7 +115,7 @@ async def change_incident(
     return edited.as_json()
 
 
-@router.get("/{incident_id}/recommendation")
+@router.get("/{incident_id}/recommendation", response_model=RecommendationOut)
 async def get_recommendation(incident_id: PathId, svc: ServicesDep, _: Dispatcher) -> dict[str, Any]:
     """Ranked candidates with travel time and reason codes, and shortfalls."""
     return recommendation_json(await svc.dispatcher.recommendation(incident_id))
@@ -108,7 +126,7 @@ class SendIn(BaseModel):
     unit_ids: list[Id] = Field(min_length=1, max_length=20, description="units to send; empty: not allowed")
 
 
-@router.post("/{incident_id}/assignments", status_code=201)
+@router.post("/{incident_id}/assignments", status_code=201, response_model=Sent)
 async def send_units(incident_id: PathId, body: SendIn, svc: ServicesDep, who: Dispatcher) -> dict[str, Any]:
     """A dispatcher sends units (the recommended ones, or any other available unit)."""
     offered, refused, events = await svc.dispatcher.send(incident_id, body.unit_ids, who.actor)
@@ -123,7 +141,7 @@ class MergeIn(BaseModel):
     into: Id = Field(description="the incident that goes on; this one closes as merged into it")
 
 
-@router.post("/{incident_id}/merge")
+@router.post("/{incident_id}/merge", response_model=IncidentOut)
 async def merge_incident(
     incident_id: PathId, body: MergeIn, svc: ServicesDep, who: Dispatcher
 ) -> dict[str, Any]:
@@ -138,7 +156,7 @@ class CloseIn(BaseModel):
     reason: Annotated[str, Field(max_length=500), TEXT] | None = Field(None, description="default: resolved")
 
 
-@router.post("/{incident_id}/close")
+@router.post("/{incident_id}/close", response_model=IncidentOut)
 async def close_incident(
     incident_id: PathId, svc: ServicesDep, who: Dispatcher, body: CloseIn | None = None
 ) -> dict[str, Any]:

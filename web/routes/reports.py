@@ -21,6 +21,7 @@ from reports.period import Grouping, Period
 from reports.replay import replay
 from reports.response import response_times
 from reports.table import Table
+from web.answers.reports import Replay, ReportTable, ShiftListed, ShiftReport
 from web.auth import ServicesDep, allow
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -37,6 +38,10 @@ class Format(StrEnum):
 
 
 As = Annotated[Format, Query(description="json (default), or a download: csv or xlsx")]
+DOWNLOADS: dict[int | str, dict[str, Any]] = {200: {"content": {
+    export.CSV_TYPE: {"schema": {"type": "string"}},
+    export.XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+}}}  # fmt: skip
 
 
 async def _answer(table: Table, form: Format) -> Any:
@@ -51,7 +56,7 @@ async def _answer(table: Table, form: Format) -> Any:
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@router.get("/reports/response")
+@router.get("/reports/response", response_model=ReportTable, responses=DOWNLOADS)
 async def response_report(
     svc: ServicesDep, _: Reader, since: Since, until: Until, by: By = Grouping.CATEGORY,
     format: As = Format.JSON,
@@ -65,7 +70,7 @@ async def response_report(
     return await _answer(table, format)
 
 
-@router.get("/reports/offers")
+@router.get("/reports/offers", response_model=ReportTable, responses=DOWNLOADS)
 async def offers_report(
     svc: ServicesDep, _: Reader, since: Since, until: Until, by: By = Grouping.UNIT_KIND,
     format: As = Format.JSON,
@@ -77,7 +82,7 @@ async def offers_report(
     return await _answer(table, format)
 
 
-@router.get("/reports/cases")
+@router.get("/reports/cases", response_model=ReportTable, responses=DOWNLOADS)
 async def cases_report(
     svc: ServicesDep, _: Reader, since: Since, until: Until, format: As = Format.JSON
 ) -> Any:
@@ -88,7 +93,7 @@ async def cases_report(
     return await _answer(table, format)
 
 
-@router.get("/reports/shifts")
+@router.get("/reports/shifts", response_model=list[ShiftListed])
 async def shift_reports(
     svc: ServicesDep, _: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[dict[str, Any]]:
@@ -96,13 +101,13 @@ async def shift_reports(
     return await svc.shifts.recent(limit)
 
 
-@router.get("/reports/shifts/{report_id}")
+@router.get("/reports/shifts/{report_id}", response_model=ShiftReport)
 async def shift_report(report_id: PathId, svc: ServicesDep, _: Reader) -> dict[str, Any]:
     """One shift's summary: counts, response times, the worst ones, overdue cases, stale units."""
     return await svc.shifts.get(report_id)
 
 
-@router.get("/incidents/{incident_id}/replay")
+@router.get("/incidents/{incident_id}/replay", response_model=Replay)
 async def incident_replay(incident_id: PathId, svc: ServicesDep, _: Reader) -> dict[str, Any]:
     """The incident's timeline and its units' trails from the stored positions, to play on a map."""
     async with svc.pool.acquire() as conn:

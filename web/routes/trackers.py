@@ -49,8 +49,21 @@ OK: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/api/v1/osmand", operation_id="osmand_get", openapi_extra=PARAMETERS, responses=OK)
-@router.post("/api/v1/osmand", operation_id="osmand_post", openapi_extra=PARAMETERS, responses=OK)
+# the protocol's answer is an empty 200: no JSON is declared (response_class)
+@router.get(
+    "/api/v1/osmand",
+    operation_id="osmand_get",
+    openapi_extra=PARAMETERS,
+    responses=OK,
+    response_class=Response,
+)
+@router.post(
+    "/api/v1/osmand",
+    operation_id="osmand_post",
+    openapi_extra=PARAMETERS,
+    responses=OK,
+    response_class=Response,
+)
 async def osmand(request: Request, svc: ServicesDep) -> Response:
     """One position: id, lat, lon, timestamp, speed (knots), bearing, altitude, accuracy, batt."""
     body = await request.body() if request.method == "POST" else b""  # bounded by the body limit

@@ -9,15 +9,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.bounds import LINE, Finite, Id, Instant, Latitude, Longitude, PathId
+from core.bounds import LINE, Finite, FixTime, Id, Instant, Latitude, Longitude, PathId
 from core.errors import Invalid
 from core.roles import Role
 from core.tokens import Principal
 from units import history
 from units.live import Fix
-from units.roster import NewUnit
+from units.roster import NewUnit, Unit
 from units.status import SELF_REPORTABLE, UnitStatus
+from web import paging
+from web.answers.common import Page
+from web.answers.units import BatchVerdicts, FixVerdict, TrackerDevice, Trail, UnitOut
 from web.auth import ServicesDep, allow
+from web.paging import After, Limit
 
 router = APIRouter(prefix="/api/v1", tags=["units"])
 
@@ -45,7 +49,7 @@ class FixIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lat: Latitude = Field(description="WGS-84, within Redis GEO's +-85.05112878")
     lon: Longitude
-    at: Finite | None = Field(None, gt=0, description="fix time, epoch seconds; default: now")
+    at: FixTime | None = None
     accuracy_m: Annotated[Finite, Field(ge=0, le=100_000)] | None = None
     speed_mps: Annotated[Finite, Field(ge=0, le=200)] | None = None
     heading: Annotated[Finite, Field(ge=0, le=360)] | None = None
@@ -75,7 +79,7 @@ def _own(who: Principal, unit_id: int) -> None:
         raise HTTPException(403, "a unit may only report for itself")
 
 
-@router.post("/units", status_code=201)
+@router.post("/units", status_code=201, response_model=UnitOut)
 async def create_unit(
     body: UnitIn, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
 ) -> dict[str, Any]:
@@ -89,15 +93,32 @@ async def create_unit(
     return unit.as_json()
 
 
-@router.get("/units")
+RosterReader = Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.CALL_TAKER, Role.DISPLAY))]
+
+
+@router.get("/units", response_model=Page[UnitOut])
 async def list_units(
-    svc: ServicesDep, _: Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.CALL_TAKER, Role.DISPLAY))]
-) -> list[dict[str, Any]]:
-    """The roster with status and last known position."""
-    return [u.as_json() for u in await svc.roster.all()]
+    svc: ServicesDep, _: RosterReader, limit: Limit = 200, after: After = None,
+    retired: Annotated[bool, Query(description="include retired units")] = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The roster with status and last known position, by id, a page at a time."""
+    key = paging.decode(after, (int,))
+    found = await svc.roster.page(limit + 1, key[0] if key else 0, include_retired=retired)
+    return paging.page(found, limit, lambda u: (u.id,), Unit.as_json)
 
 
-@router.put("/units/{unit_id}/location")
+@router.get("/units/{unit_id}", response_model=UnitOut)
+async def get_unit(
+    unit_id: PathId, svc: ServicesDep,
+    who: Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.CALL_TAKER, Role.DISPLAY, Role.UNIT))],
+) -> dict[str, Any]:  # fmt: skip
+    """One unit with its status and last known position; a unit reads only itself."""
+    if who.role is Role.UNIT and who.unit_id != unit_id:
+        raise HTTPException(403, "a unit reads only itself")
+    return (await svc.roster.get(unit_id)).as_json()
+
+
+@router.put("/units/{unit_id}/location", response_model=FixVerdict)
 async def put_location(
     unit_id: PathId, body: FixIn, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.UNIT, Role.INTEGRATION))],
@@ -110,7 +131,7 @@ async def put_location(
     return {"unit_id": unit_id, "verdict": verdict.verdict}
 
 
-@router.post("/locations")
+@router.post("/locations", response_model=BatchVerdicts)
 async def post_locations(
     body: BatchIn, svc: ServicesDep, _: Annotated[Principal, Depends(allow(Role.INTEGRATION))]
 ) -> dict[str, Any]:
@@ -122,7 +143,7 @@ async def post_locations(
     return {"accepted": counts.get("ok", 0), "verdicts": counts}
 
 
-@router.post("/units/{unit_id}/status")
+@router.post("/units/{unit_id}/status", response_model=UnitOut)
 async def post_status(
     unit_id: PathId, body: StatusIn, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.UNIT, Role.DISPATCHER))],
@@ -153,7 +174,7 @@ class UnitChange(BaseModel):
     crew: Crew = Field(None, json_schema_extra=_not_null)  # type: ignore[assignment]
 
 
-@router.patch("/units/{unit_id}")
+@router.patch("/units/{unit_id}", response_model=UnitOut)
 async def change_unit(
     unit_id: PathId, body: UnitChange, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
 ) -> dict[str, Any]:
@@ -163,7 +184,7 @@ async def change_unit(
     return unit.as_json()
 
 
-@router.post("/units/{unit_id}/retire")
+@router.post("/units/{unit_id}/retire", response_model=UnitOut)
 async def retire_unit(
     unit_id: PathId, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
 ) -> dict[str, Any]:
@@ -173,7 +194,7 @@ async def retire_unit(
     return unit.as_json()
 
 
-@router.post("/units/{unit_id}/tracker", status_code=201)
+@router.post("/units/{unit_id}/tracker", status_code=201, response_model=TrackerDevice)
 async def issue_tracker(
     unit_id: PathId, svc: ServicesDep, who: Annotated[Principal, Depends(allow())]
 ) -> dict[str, Any]:
@@ -183,7 +204,7 @@ async def issue_tracker(
     return {"unit_id": unit_id, "device_id": token, "endpoint": "/api/v1/osmand"}
 
 
-@router.get("/units/{unit_id}/positions")
+@router.get("/units/{unit_id}/positions", response_model=Trail)
 async def unit_trail(
     unit_id: PathId, svc: ServicesDep,
     who: Annotated[Principal, Depends(allow(Role.DISPATCHER, Role.DISPLAY, Role.UNIT))],

@@ -69,7 +69,7 @@ export class Picture {
         if (!u) continue;
         u.lat = p.lat;
         u.lon = p.lon;
-        u.fixAt = p.at * 1000;
+        u.fixAt = Date.parse(p.at);
       }
       changed.moved = true;
     } else if (kind === "unit.status_changed") {
