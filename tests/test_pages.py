@@ -517,3 +517,15 @@ async def test_the_unit_page_reopens_a_silent_socket(browser: Browser, center: C
         finally:
             pinger.cancel()
         phone.assert_stayed_home()
+
+
+async def test_the_api_docs_load_offline(browser: Browser, center: Center) -> None:
+    """/docs is Swagger UI from the center's own npm packages: with the outside network cut off it shows
+    every group of operations, by their short ids."""
+    async with opened(browser, center, "/docs", DESK) as docs:
+        page = docs.page
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Dispatch center", timeout=SEEN)
+        await expect(page.locator("#operations-units-get_unit")).to_be_visible(timeout=SEEN)
+        await expect(page.locator("#operations-incidents-list_incidents")).to_be_visible()
+        docs.assert_stayed_home()
+        assert any("/static/vendor/swagger-ui/swagger-ui-bundle.js" in u for u in docs.requests)

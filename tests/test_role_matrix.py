@@ -53,7 +53,6 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC,
     ("POST", "/api/v1/login"): PUBLIC,
     ("GET", "/api/v1/me"): ALL,
     # intake
@@ -113,6 +112,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("MOUNT", "/static/vendor/leaflet"): PUBLIC,
     ("MOUNT", "/static/vendor/leaflet.heat"): PUBLIC,
     ("MOUNT", "/static/vendor/chart.js"): PUBLIC,
+    ("MOUNT", "/static/vendor/swagger-ui"): PUBLIC,
     ("MOUNT", "/static/js"): PUBLIC,
     ("MOUNT", "/static/css"): PUBLIC,
 }

@@ -49,6 +49,8 @@ def create_app(
         "Every route needs a bearer token; see docs/api.md.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,  # served by web/pages.py from the npm package, not a CDN
+        redoc_url=None,  # one browsable description is enough; ReDoc comes from a CDN only
     )
     errors.install(app)
     for module in (

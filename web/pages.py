@@ -1,8 +1,9 @@
 """The pages: ``/wall`` (the big screen), ``/console`` (dispatchers) and ``/unit`` (a unit's phone).
 
 Plain HTML, CSS and JavaScript modules under ``web/static/`` with no build step. The map library, its
-heat layer and the reports' charts come from npm (``web/static/package.json``, installed by ``./run`` into
-``web/static/node_modules``) and are served from ``/static/vendor/``: nothing is loaded from a CDN, and
+heat layer, the reports' charts and the API's ``/docs`` page (Swagger UI) come from npm
+(``web/static/package.json``, installed by ``./run`` into ``web/static/node_modules``) and are served
+from ``/static/vendor/``: nothing is loaded from a CDN, and
 no tile server is asked unless one is configured (``DISPATCH_TILE_URL``), so the pages work with no
 internet access. Each page gets its configuration (labels, unit kinds, the tile URL, the statuses and
 their groups from the state machines' enums) inlined as JSON and a Content-Security-Policy that keeps it
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -31,7 +33,9 @@ from web.services import Services
 STATIC = Path(__file__).with_name("static")
 NODE_MODULES = STATIC / "node_modules"
 # what the pages load from npm packages: URL path under /static/vendor/ -> folder in node_modules
-VENDOR = {"leaflet": "leaflet/dist", "leaflet.heat": "leaflet.heat/dist", "chart.js": "chart.js/dist"}
+VENDOR = {"leaflet": "leaflet/dist", "leaflet.heat": "leaflet.heat/dist", "chart.js": "chart.js/dist",
+          "swagger-ui": "swagger-ui-dist"}  # fmt: skip
+SWAGGER = "/static/vendor/swagger-ui"
 PAGES = ("wall", "console", "unit")
 CONFIG_MARK = "{{CONFIG}}"
 
@@ -77,6 +81,20 @@ def _router(settings: PageSettings) -> APIRouter:
 
     for name in PAGES:
         router.add_api_route(f"/{name}", page(name), methods=["GET"], response_class=HTMLResponse)
+
+    @router.get("/docs", response_class=HTMLResponse)
+    async def api_docs(request: Request) -> HTMLResponse:
+        """The API browsable, from the npm package like the pages' libraries: no CDN."""
+        return get_swagger_ui_html(
+            openapi_url=request.app.openapi_url, title=f"{request.app.title} API",
+            swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js", swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png", oauth2_redirect_url="/docs/oauth2-redirect",
+        )  # fmt: skip
+
+    @router.get("/docs/oauth2-redirect", response_class=HTMLResponse)
+    async def api_docs_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
     return router
 
 
