@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -277,54 +275,3 @@ class UserStore:
         if self._dummy is None:
             self._dummy = await self._hash(secrets.token_urlsafe(16))
         return self._dummy
-
-
-@dataclass(frozen=True, slots=True)
-class DemoAccount:
-    username: str
-    role: Role
-    password: str | None  # None: the account existed already and keeps its password
-    unit_id: int | None = None
-
-
-async def create_demo_accounts(
-    users: UserStore, *, unit_id: int | None, grid_area: str | None = None, prefix: str = "demo-",
-    out: TextIO | None = None, reset_existing: bool = False, actor: str = "system:demo",
-) -> list[DemoAccount]:  # fmt: skip
-    """One account per role with a generated password, printed once to ``out`` (default: stdout). The
-    unit account is for ``unit_id`` (none without it); the grid worker sits at the community
-    ``grid_area`` (TOWN/COMMUNITY) when given. Existing accounts keep their passwords unless
-    ``reset_existing``."""
-    made: list[DemoAccount] = []
-    for role in Role:
-        if role is Role.UNIT and unit_id is None:
-            continue
-        name = prefix + role.value.replace("_", "-")
-        password = secrets.token_urlsafe(12)
-        own_unit = unit_id if role is Role.UNIT else None
-        if await users.get(name) is not None:
-            if not reset_existing:
-                made.append(DemoAccount(name, role, None, own_unit))
-                continue
-            await users.set_password(name, password, actor)
-        else:
-            level = "community" if role is Role.GRID_WORKER and grid_area else None
-            display = f"Demo {role.value.replace('_', ' ')}"
-            try:
-                await users.create(NewUser(name, role, password, display, own_unit, level,
-                                           grid_area if level else None), actor)  # fmt: skip
-            except Conflict:  # another process made it just now
-                made.append(DemoAccount(name, role, None, own_unit))
-                continue
-        made.append(DemoAccount(name, role, password, own_unit))
-    print(demo_table(made), file=out or sys.stdout, flush=True)
-    return made
-
-
-def demo_table(accounts: Sequence[DemoAccount]) -> str:
-    lines = ["demo accounts (passwords are shown only now):"]
-    for a in accounts:
-        shown = a.password or "(unchanged)"
-        unit = f"  unit {a.unit_id}" if a.unit_id is not None else ""
-        lines.append(f"  {a.role.value:<12} {a.username:<22} {shown}{unit}")
-    return "\n".join(lines)

@@ -26,6 +26,17 @@ log = logging.getLogger("dispatch-center")
 BENCH_SECTIONS = ("latency", "positions", "search", "ops", "intake", "roads")
 
 
+def version() -> str:
+    """The installed package's version (the one pyproject.toml gives)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("dispatch-center")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 class NoServers(RuntimeError):
     """No URLs are set and the embedded servers are not installed."""
 
@@ -42,11 +53,23 @@ def worker_roles(args: argparse.Namespace) -> Roles:
 
 
 @contextlib.contextmanager
-def stores(settings: Settings) -> Iterator[Settings]:
-    """The settings with both URLs filled: the given servers, or embedded ones started here."""
+def stores(settings: Settings, share: bool = False) -> Iterator[Settings]:
+    """The settings with both URLs filled: the given servers, or embedded ones started here; with
+    ``share``, those of a center already running on the data folder when there is one (its servers
+    stay its own: they keep running after this command)."""
     if settings.redis_url and settings.database_url:
         yield settings
         return
+    if share:
+        from center.running_servers import running_urls
+
+        running = running_urls(settings.data_dir)
+        if running is not None:
+            log.info("using the embedded servers of the center running on %s", settings.data_dir)
+            urls = {"redis_url": settings.redis_url or running[0],
+                    "database_url": settings.database_url or running[1]}  # fmt: skip
+            yield settings.model_copy(update=urls)
+            return
     try:
         from center.embedded import EmbeddedServers
     except ImportError as exc:  # the image leaves the `embedded` extra out
@@ -158,7 +181,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await conn.close()
 
-    with stores(settings) as ready:
+    with stores(settings, share=True) as ready:
         assert ready.database_url
         applied = asyncio.run(run(ready.database_url))
     print("applied: " + (", ".join(applied) if applied else "nothing, the schema is current"))
@@ -180,6 +203,19 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def show_demo_accounts(settings: Settings) -> int:
+    """The demo's accounts as the demo's first start made them (kept in the data folder)."""
+    from accounts.demo_accounts import FILE_NAME, demo_table, read_kept
+
+    kept = settings.data_dir / FILE_NAME
+    accounts = read_kept(kept)
+    if not accounts:
+        print(f"no demo accounts in {kept}: `up --demo` makes them at its first start", file=sys.stderr)
+        return 1
+    print(demo_table(accounts, kept))
+    return 0
+
+
 def read_password(from_stdin: bool) -> str | None:
     """Asked twice on a terminal; one line of stdin otherwise (or with --password-stdin). None: differ."""
     import getpass
@@ -196,15 +232,19 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     from center.connections import open_pool
     from core.errors import DomainError
 
+    if args.users_command == "demo":
+        return show_demo_accounts(settings)
     actor = f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}"
     new: NewUser | None = None
+    password: str | None = None
     try:
-        if args.users_command == "add":
+        if args.users_command in ("add", "reset-password"):
             password = read_password(args.password_stdin)
             if password is None:
                 print("the two passwords differ", file=sys.stderr)
                 return 2
-            new = check_new(NewUser(args.name, Role(args.role), password, args.display_name, args.unit,
+        if args.users_command == "add":
+            new = check_new(NewUser(args.name, Role(args.role), password or "", args.display_name, args.unit,
                                     args.level, args.area))  # fmt: skip
     except DomainError as exc:
         print(f"refused: {exc.message}", file=sys.stderr)
@@ -216,18 +256,22 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
             async with pool.acquire() as conn:
                 await migrations.migrate(conn)
             store = UserStore(pool)
-            return await store.create(new, actor) if new else await store.disable(args.name, actor)
+            if new is not None:
+                return await store.create(new, actor)
+            if password is not None:
+                return await store.set_password(args.name, password, actor)
+            return await store.disable(args.name, actor)
         finally:
             await pool.close()
 
-    with stores(settings) as ready:
+    with stores(settings, share=True) as ready:
         assert ready.database_url
         try:
             user = asyncio.run(run(ready.database_url))
         except DomainError as exc:
             print(f"refused: {exc.message}", file=sys.stderr)
             return 1
-    done = "created" if new else "disabled"
+    done = "created" if new else "new password for" if password is not None else "disabled"
     print(f"{done} {user.role.value} {user.username}" + (f" (unit {user.unit_id})" if user.unit_id else ""))
     return 0
 
@@ -251,6 +295,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dispatch-center", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole center: API, sockets, dispatcher, scheduler")
@@ -258,8 +303,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--city", choices=("huangpu", "baltimore"),
                     help="the demo city: huangpu (generated, straight-line travel) or baltimore (the real "
                          "calls of 18 July 2017 replayed on the real streets, ranked by road)")  # fmt: skip
-    up.add_argument("--host")
-    up.add_argument("--port", type=int)
+    up.add_argument("--host", help="address to listen on (DISPATCH_HOST; 127.0.0.1)")
+    up.add_argument("--port", type=int, help="port to listen on (DISPATCH_PORT; 8000)")
     up.add_argument("--without-dispatcher", action="store_true",
                     help="serve API and sockets only: no dispatcher tasks and no scheduled jobs, "
                          "which `worker` processes run (one of them with --scheduler)")  # fmt: skip
@@ -280,7 +325,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=cmd_migrate)
 
     token = sub.add_parser("token", help="print an access token (for integrations and tests)")
-    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--role", required=True, choices=[r.value for r in Role], help="what the token may do")
     token.add_argument("--unit", type=int, help="the unit id, for --role unit")
     token.add_argument("--subject", help="who the token is for (default: the role)")
     token.add_argument("--ttl", type=int, help="seconds until it expires")
@@ -295,7 +340,7 @@ def parser() -> argparse.ArgumentParser:
     )
     add = users.add_parser("add", help="create an account; the password is asked twice, or read from stdin")
     add.add_argument("name", help="the login name (a-z 0-9 . _ @ -)")
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--role", required=True, choices=[r.value for r in Role], help="what the account may do")
     add.add_argument("--unit", type=int, help="the unit id, for --role unit")
     add.add_argument("--level", choices=["community", "town", "county"],
                      help="for people who work grid cases: their ladder level")  # fmt: skip
@@ -304,8 +349,15 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(func=cmd_users)
     disable = users.add_parser("disable", help="no more logins for this account")
-    disable.add_argument("name")
+    disable.add_argument("name", help="the login name")
     disable.set_defaults(func=cmd_users)
+    reset = users.add_parser("reset-password", help="a new password for an account (and its lock lifted); "
+                             "asked twice, or read from stdin")  # fmt: skip
+    reset.add_argument("name", help="the login name")
+    reset.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    reset.set_defaults(func=cmd_users)
+    users.add_parser("demo", help="show the demo's accounts and passwords again (kept in the data folder, "
+                     "readable by its owner only)").set_defaults(func=cmd_users)  # fmt: skip
 
     bench = sub.add_parser("bench", help="measure the center against its speed targets")
     bench.add_argument("--smoke", action="store_true", help="a short run that checks the bench works")

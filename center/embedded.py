@@ -55,7 +55,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _live_owner(pidfile: Path, binary: str, needle: str) -> int | None:
+def live_owner(pidfile: Path, binary: str, needle: str) -> int | None:
     """The pid in ``pidfile`` if that process is alive and really ours, else None (a stale file)."""
     try:
         pid = int(pidfile.read_text().split()[0])
@@ -69,7 +69,7 @@ def _live_owner(pidfile: Path, binary: str, needle: str) -> int | None:
 
 def _clear_stale_pidfile(pidfile: Path, binary: str, needle: str) -> None:
     """Remove a crashed run's pid file; refuse to start beside a live server of ours on the same data."""
-    other = _live_owner(pidfile, binary, needle)
+    other = live_owner(pidfile, binary, needle)
     if other is not None:
         raise RuntimeError(f"{binary} for {needle} already runs as pid {other}; stop that one first")
     pidfile.unlink(missing_ok=True)
@@ -332,7 +332,7 @@ def _prune_orphans(clusters: Path) -> None:
             data = Path(owner.read_text().strip())
             if not data.is_relative_to(temp) or (data / MARKER).exists():
                 continue
-            if _live_owner(cluster / "postmaster.pid", "postgres", str(cluster)) is None:
+            if live_owner(cluster / "postmaster.pid", "postgres", str(cluster)) is None:
                 shutil.rmtree(cluster, ignore_errors=True)
                 owner.unlink()
 

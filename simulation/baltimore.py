@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import random
+from pathlib import Path
 
 from core.roles import Role
 from simulation.api import FAILED, Api
 from simulation.calls import BALTIMORE_FILE, map_call, read_calls
 from simulation.clock import SimClock
 from simulation.crew import Crew
+from simulation.demo_logins import demo_logins
 from simulation.desk import Desk
 from simulation.fleet import Fleet, register
 from simulation.stations import replay_fleet
@@ -32,15 +34,12 @@ SEED = 8
 PAUSE_BETWEEN_DAYS_S = 60.0
 
 
-async def run_baltimore(services: Services, api: Api, crew: Crew) -> None:
+async def run_baltimore(services: Services, api: Api, crew: Crew, data_dir: Path) -> None:
     """Register the fleet (once), run the crews and a dispatcher desk, then post the calls forever."""
-    from accounts.users import create_demo_accounts
-
     calls = read_calls(BALTIMORE_FILE)
     specs, _ = replay_fleet(calls, PATROL_CARS, prefix="BAL")
     known = await register(api, specs)
-    first = next((row["id"] for row in known.values() if isinstance(row.get("id"), int)), None)
-    await create_demo_accounts(services.users, unit_id=first if isinstance(first, int) else None)
+    logins = await demo_logins(services, api, data_dir)
     world = World(api, SimClock(1.0), DEMO, services.kinds, [], roads=services.roads)
     fleet = Fleet(world, specs, known, SEED)
     watch = OpsWatch(api)
@@ -52,6 +51,7 @@ async def run_baltimore(services: Services, api: Api, crew: Crew) -> None:
     print(f"demo city: Baltimore (east and south-east), {len(calls)} real calls of 18 July 2017 at their "
           f"times of day, {len(fleet.units)} patrol cars on the real streets. Open {api.base_url}/wall",
           flush=True)  # fmt: skip
+    print(logins, flush=True)  # last of the start, in a block of its own
     day = 0
     while True:
         previous = calls[0].at

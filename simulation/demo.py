@@ -24,10 +24,11 @@ from simulation.casework import CaseWork
 from simulation.city import City, huangpu
 from simulation.clock import SimClock
 from simulation.crew import Crew
+from simulation.demo_logins import demo_logins
 from simulation.desk import Desk
 from simulation.fleet import Fleet, register
 from simulation.profile import CallMaker
-from simulation.roster import UnitSpec, demo_roster
+from simulation.roster import demo_roster
 from simulation.tempo import DEMO
 from simulation.unit import World
 from simulation.watch import OpsWatch
@@ -86,12 +87,12 @@ async def _run(services: Services, settings: Settings, api: Api, crew: Crew) -> 
     if settings.demo_city == "baltimore":
         from simulation.baltimore import run_baltimore
 
-        await run_baltimore(services, api, crew)
+        await run_baltimore(services, api, crew, settings.data_dir)
         return
     city = huangpu()
     specs = demo_roster(city, SEED)
     known = await register(api, specs)
-    await _accounts(services, specs, known, city)
+    logins = await demo_logins(services, api, settings.data_dir, grid_area=city.communities[0].area)
     world = World(api, SimClock(1.0), DEMO, services.kinds, [h.point for h in city.hospitals])
     fleet = Fleet(world, specs, known, SEED)
     watch = OpsWatch(api)
@@ -105,18 +106,8 @@ async def _run(services: Services, settings: Settings, api: Api, crew: Crew) -> 
           f"{len(city.communities)} communities, {len(city.cells)} grid cells, {len(fleet.units)} units; "
           f"about {settings.demo_calls_per_hour:g} calls and grid reports an hour at the busiest hours. "
           f"Open {api.base_url}/wall", flush=True)  # fmt: skip
+    print(logins, flush=True)  # last of the start, in a block of its own
     await _calls(api, world.clock, city, settings)
-
-
-async def _accounts(services: Services, specs: list[UnitSpec], known: dict[str, dict[str, object]],
-                    city: City) -> None:  # fmt: skip
-    """One account per role, printed once (the passwords only when they are made)."""
-    from accounts.users import create_demo_accounts
-
-    patrol = next((known[s.callsign]["id"] for s in specs if s.kind == "patrol_car" and s.callsign in known),
-                  None)  # fmt: skip
-    unit_id = patrol if isinstance(patrol, int) else None
-    await create_demo_accounts(services.users, unit_id=unit_id, grid_area=city.communities[0].area)
 
 
 async def _calls(api: Api, clock: SimClock, city: City, settings: Settings) -> None:

@@ -4,7 +4,6 @@ passwords, `dispatch-center users add`, demo accounts, and an event with its act
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -15,7 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from accounts.users import NewUser, UserStore, create_demo_accounts
+from accounts.demo_accounts import FILE_NAME, create_demo_accounts, demo_table
+from accounts.users import NewUser, UserStore
 from center.connections import open_pool
 from core.errors import Conflict, Invalid
 from core.roles import Role
@@ -192,9 +192,13 @@ async def test_bad_accounts_are_refused(accounts: Accounts) -> None:
     assert await accounts.pool.fetchval("select count(*) from users") == 1
 
 
-async def run_cli(stores: Stores, *args: str, stdin: str) -> tuple[int, str, str]:
+async def run_cli(
+    stores: Stores, *args: str, stdin: str, data_dir: Path | None = None
+) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
     env |= {"DISPATCH_REDIS_URL": stores.redis_url, "DISPATCH_DATABASE_URL": stores.database_url}
+    if data_dir is not None:
+        env["DISPATCH_DATA_DIR"] = str(data_dir)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "center.cli", *args, env=env, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -227,13 +231,33 @@ async def test_cli_users_add_reads_the_password_from_stdin(accounts: Accounts) -
     assert (await accounts.login("dora", PASSWORD)).status_code == 401
 
 
-async def test_demo_accounts_one_per_role(accounts: Accounts) -> None:
-    """Demo accounts: one per role, passwords printed once and working; run again, they are kept."""
+async def test_cli_users_reset_password_sets_a_new_one_and_lifts_the_lock(accounts: Accounts) -> None:
+    await accounts.users.create(NewUser("fay", Role.DISPATCHER, PASSWORD), "test:setup")
+    for _ in range(5):
+        await accounts.login("fay", "wrong password!")
+    assert (await accounts.login("fay", PASSWORD)).status_code == 423  # locked
+    fresh = "a brand new password"
+    code, out, err = await run_cli(accounts.stores, "users", "reset-password", "fay", "--password-stdin",
+                                   stdin=fresh + "\n")  # fmt: skip
+    assert code == 0, err
+    assert "new password for dispatcher fay" in out
+    assert (await accounts.login("fay", fresh)).status_code == 200
+    assert (await accounts.login("fay", PASSWORD)).status_code == 401
+    code, _, err = await run_cli(accounts.stores, "users", "reset-password", "nobody", stdin=fresh)
+    assert code == 1 and "nobody" in err
+    code, _, err = await run_cli(accounts.stores, "users", "reset-password", "fay", stdin="short")
+    assert code == 1 and "password" in err
+
+
+async def test_demo_accounts_one_per_role(accounts: Accounts, tmp_path: Path) -> None:
+    """Demo accounts: one per role with working passwords, kept in a file only its owner can read, so a
+    second start (and `users demo`) shows them again; a reset gives new ones."""
     unit_id = await add_unit(accounts.center, "DEMO-1")
-    out = io.StringIO()
-    made = await create_demo_accounts(accounts.users, unit_id=unit_id, grid_area="T1/C1", out=out)
+    kept = tmp_path / FILE_NAME
+    made = await create_demo_accounts(accounts.users, unit_id=unit_id, grid_area="T1/C1", kept=kept)
     assert {a.role for a in made} == set(Role)
-    printed = out.getvalue()
+    assert kept.stat().st_mode & 0o777 == 0o600
+    printed = demo_table(made, kept)
     for account in made:
         assert account.password is not None and account.password in printed
         reply = await accounts.login(account.username, account.password)
@@ -242,14 +266,19 @@ async def test_demo_accounts_one_per_role(accounts: Accounts) -> None:
     who = {a.role: a for a in made}
     assert who[Role.UNIT].unit_id == unit_id
 
-    again = io.StringIO()
-    kept = await create_demo_accounts(accounts.users, unit_id=unit_id, out=again)
-    assert all(a.password is None for a in kept) and "(unchanged)" in again.getvalue()
-    reset = await create_demo_accounts(
-        accounts.users, unit_id=unit_id, out=io.StringIO(), reset_existing=True
-    )
+    again = await create_demo_accounts(accounts.users, unit_id=unit_id, kept=kept)
+    assert again == made  # the same accounts, their passwords known from the file
+    code, out, err = await run_cli(accounts.stores, "users", "demo", stdin="", data_dir=tmp_path)
+    assert code == 0, err
+    assert all(a.password and a.password in out for a in made) and str(kept) in out
+    code, _, err = await run_cli(accounts.stores, "users", "demo", stdin="", data_dir=tmp_path / "none")
+    assert code == 1 and FILE_NAME in err
+    reset = await create_demo_accounts(accounts.users, unit_id=unit_id, kept=kept, reset_existing=True)
     dispatcher = next(a for a in reset if a.role is Role.DISPATCHER)
     assert dispatcher.password and dispatcher.password != who[Role.DISPATCHER].password
     assert (await accounts.login(dispatcher.username, dispatcher.password)).status_code == 200
-    no_unit = await create_demo_accounts(accounts.users, unit_id=None, prefix="other-", out=io.StringIO())
+    assert dispatcher.password in kept.read_text()
+    unknown = await create_demo_accounts(accounts.users, unit_id=unit_id)  # no file: not known here
+    assert all(a.password is None for a in unknown) and "reset-password" in demo_table(unknown)
+    no_unit = await create_demo_accounts(accounts.users, unit_id=None, prefix="other-")
     assert Role.UNIT not in {a.role for a in no_unit}

@@ -100,6 +100,13 @@ async def test_up_demo_shows_units_moving_and_offers_accepted(stores: Stores, tm
         assert len(seen["moved"]) >= 50
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as http:
-            roster = (await http.get("/api/v1/units")).json()["items"]
-        assert len(roster) == len(demo_roster(huangpu()))
-    assert "demo city:" in demo.output and "demo accounts" in demo.output
+            roster = (await http.get("/api/v1/units", params={"limit": 1000})).json()["items"]
+        # the simulated fleet, and the unit of the demo's unit account, which no simulated crew drives
+        phone = [u for u in roster if u["callsign"] == "PHONE-1"]
+        assert len(roster) == len(demo_roster(huangpu())) + 1 and len(phone) == 1
+        assert phone[0]["status"] == "off_duty" and phone[0]["lat"] is None
+    # the accounts come last of the start-up lines, in a block, and stay in the data folder for the owner
+    assert "demo accounts" in demo.output.split("demo city:", 1)[1]
+    kept = tmp_path / "data" / "demo-accounts.txt"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert "unit demo-unit " in kept.read_text() and f" {phone[0]['id']}\n" in kept.read_text()

@@ -37,6 +37,6 @@ async def test_up_demo_baltimore_offers_the_first_real_call_by_road(stores: Stor
         assert m["data"]["route"] is not None and len(m["data"]["route"]["geometry"]) > 2
         assert "nearest_by_road" in m["data"]["reasons"]
         async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as http:
-            roster = (await http.get("/api/v1/units")).json()["items"]
-        assert len(roster) == 15 and {u["kind"] for u in roster} == {"patrol_car"}
+            roster = (await http.get("/api/v1/units", params={"limit": 1000})).json()["items"]
+        assert len(roster) == 16 and {u["kind"] for u in roster} == {"patrol_car"}  # 15 and the phone's
     assert "demo city: Baltimore" in demo.output

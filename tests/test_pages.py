@@ -524,8 +524,24 @@ async def test_the_api_docs_load_offline(browser: Browser, center: Center) -> No
     every group of operations, by their short ids."""
     async with opened(browser, center, "/docs", DESK) as docs:
         page = docs.page
-        await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Dispatch center", timeout=SEEN)
+        await expect(page.locator(".swagger-ui .info .title")).to_contain_text(
+            "Dispatch center", timeout=SEEN
+        )
         await expect(page.locator("#operations-units-get_unit")).to_be_visible(timeout=SEEN)
         await expect(page.locator("#operations-incidents-list_incidents")).to_be_visible()
         docs.assert_stayed_home()
         assert any("/static/vendor/swagger-ui/swagger-ui-bundle.js" in u for u in docs.requests)
+
+
+async def test_the_unit_page_warns_when_its_fix_is_not_used(browser: Browser, center: Center) -> None:
+    """A phone whose position jumps 50 km from the unit's last fix in seconds is taken as suspect, and the
+    crew sees a warning, not the green of a fix in use."""
+    unit_id = await add_unit(center, "P-33", SCENE)
+    far = {"latitude": SCENE[0] + 0.45, "longitude": SCENE[1], "accuracy": 8}
+    async with opened(browser, center, "/unit", PHONE, center.token(Role.UNIT, unit_id), geolocation=far,
+                      permissions=["geolocation"], is_mobile=True) as phone:  # fmt: skip
+        warned = phone.page.locator('#gps .gps-warn[data-verdict="suspect"]')
+        await expect(warned).to_be_visible(timeout=SEEN)
+        await expect(warned).to_contain_text("not trusted for dispatch")
+        assert await phone.page.locator("#gps .gps-ok").count() == 0
+        phone.assert_stayed_home()

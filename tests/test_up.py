@@ -41,6 +41,13 @@ def start(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
+def cli(data_dir: Path, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+    env |= {"DISPATCH_DATA_DIR": str(data_dir), "DISPATCH_SECRET_KEY": SECRET}
+    return subprocess.run([sys.executable, "-m", "center.cli", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
 def wait_ready(url: str, proc: subprocess.Popen[bytes], within_s: float) -> float:
     began = time.monotonic()
     while time.monotonic() - began < within_s:
@@ -89,6 +96,14 @@ def test_up_starts_embedded_servers_and_stops_clean(tmp_path: Path) -> None:
         assert wait_ready(url, proc, within_s=10) < 10
         units = httpx.get(f"{url}/api/v1/units", headers=admin).json()["items"]
         assert [u["callsign"] for u in units] == ["P-1"]
+        # commands beside the running center use its servers instead of failing to start their own
+        for command in (["migrate"], ["users", "add", "dana", "--role", "dispatcher", "--password-stdin"]):
+            done = cli(data_dir, *command, stdin="a long enough password\n")
+            assert done.returncode == 0, done.stdout + done.stderr
+        login = httpx.post(
+            f"{url}/api/v1/login", json={"username": "dana", "password": "a long enough password"}
+        )
+        assert login.status_code == 200, login.text
     finally:
         stop(proc)
     assert server_processes(data_dir) == []

@@ -16,6 +16,11 @@ const $ = (sel) => document.querySelector(sel);
 // the statuses a unit sets itself, in the order of labels.js (available first, out of service last)
 const SELF = Object.keys(UNIT_STATUS).filter((s) => SELF_REPORTABLE.has(s));
 const OFFERS_KEY = "dispatch.offers"; // what the offer said about each incident, for after a reload
+// a fix the center took but does not use is a warning: the crew must know the map may be wrong
+const VERDICT_WARNINGS = {
+  old: "⚠ 位置未更新：不比上次新 Not newer than the last position: the center ignored it",
+  suspect: "⚠ 位置可疑：跳动过大 An implausible jump: not trusted for dispatch until it settles",
+};
 const SEND_EVERY_MS = 5000;
 const SEND_AGAIN_MS = 30000;
 const MOVED_M = 15;
@@ -263,10 +268,14 @@ function renderGps(problem) {
     box.replaceChildren(el("p", { class: "muted" }, "等待定位 Waiting for a position fix…"));
     return;
   }
-  box.replaceChildren(el("p", { class: "gps-ok", dataset: { verdict: (sent && sent.verdict) || "" } },
+  const verdict = (sent && sent.verdict) || "";
+  const warning = VERDICT_WARNINGS[verdict];
+  const state = !verdict || verdict === "ok" ? "gps-ok" : warning ? "gps-warn" : "gps-bad";
+  box.replaceChildren(el("p", { class: state, dataset: { verdict } },
     "位置共享中 Sharing position · ",
     `±${Math.round(fix.coords.accuracy)} m`,
-    sent ? ` · 已发送 sent ${clock(sent.sentAt / 1000)}${sent.verdict && sent.verdict !== "ok" ? ` (${sent.verdict})` : ""}` : ""));
+    sent ? ` · 已发送 sent ${clock(sent.sentAt / 1000)}` : "",
+    warning ? el("br") : "", warning || (state === "gps-bad" ? ` (${verdict})` : "")));
 }
 
 // what the offer said about the incident (the socket's hello may carry it too, as `incident`)
