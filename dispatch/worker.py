@@ -15,6 +15,7 @@ import socket
 from redis.exceptions import RedisError
 
 from alerts.queue import AlertQueue, QueuedAlert
+from core import logcontext
 from core.errors import DomainError
 from core.feed import Feed
 from core.outages import TRANSIENT
@@ -40,6 +41,10 @@ class DispatchWorker:
     async def handle(self, item: QueuedAlert) -> None:
         """Handle one entry; acknowledge it once handled. A store that failed leaves it queued; an
         alert that cannot be handled at all raises an alarm instead of failing for ever."""
+        with logcontext.bound(incident_id=item.incident_id, alert_id=item.alert_id):
+            await self._handle(item)
+
+    async def _handle(self, item: QueuedAlert) -> None:
         try:
             _, events = await self._dispatcher.handle(item)
         except TRANSIENT:
