@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from center import logs
 from center.process_roles import Roles
 from center.settings import Settings, UnsafeSettings
+from core import metrics
 from core.roles import Role
 from core.tokens import TokenSigner
 
@@ -94,7 +95,11 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         # log_config None: uvicorn's lines go through the process's logging (center/logs.py), as JSON too
         config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on",
                                 ws_max_size=64 * 1024, ws_ping_interval=20, ws_ping_timeout=20)  # fmt: skip
-        print(f"dispatch center on http://{host}:{port}  (wall: /wall, API docs: /docs)", flush=True)
+        where = f"dispatch center on http://{host}:{port}  (wall: /wall, API docs: /docs)"
+        if args.log_format == "json":  # every line of a JSON log is an object
+            log.info("%s", where)
+        else:
+            print(where, flush=True)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; these handlers
         # take it so that the embedded servers are stopped here, in order, and the exit is clean
         stopping: list[int] = []
@@ -351,12 +356,15 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
-    logs.setup(args.log_format or settings.log_format, os.environ.get("DISPATCH_LOG_LEVEL", "INFO"))
+    args.log_format = args.log_format or settings.log_format
+    logs.setup(args.log_format, os.environ.get("DISPATCH_LOG_LEVEL", "INFO"))
     try:
         return int(args.func(args, settings))
     except (UnsafeSettings, NoServers) as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
+    finally:
+        metrics.process_exits()
 
 
 if __name__ == "__main__":

@@ -75,3 +75,11 @@ REDIS_POOL = Gauge(
 
 def socket_kind(unit_id: int | None) -> str:
     return "ops" if unit_id is None else "unit"
+
+
+def process_exits() -> None:
+    """In multiprocess mode: this process's live gauges leave the sums (its counters stay counted)."""
+    if multiprocess_dir() is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

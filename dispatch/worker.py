@@ -46,7 +46,7 @@ class DispatchWorker:
 
     async def _handle(self, item: QueuedAlert) -> None:
         try:
-            _, events = await self._dispatcher.handle(item)
+            outcome, events = await self._dispatcher.handle(item)
         except TRANSIENT:
             # leave it unacknowledged: it is reclaimed and tried again
             log.exception("alert %s not handled; it stays queued", item.alert_id)
@@ -60,6 +60,8 @@ class DispatchWorker:
                 return
         else:
             await self._feed.publish_committed(events)  # handled: never again for a feed that failed
+            if outcome is not None:  # one line per alert dispatched (its incident id in the context)
+                log.info("alert %s handled: %d units offered", item.alert_id, len(outcome.offered))
         await self._queue.ack(item)
 
     async def _give_up(self, item: QueuedAlert, reason: str) -> bool:
