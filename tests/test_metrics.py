@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -140,3 +141,50 @@ def test_a_workers_probe_port_serves_its_metrics(stores: Stores) -> None:
     assert value(text, "dispatch_store_read_up", store="postgres") == 1
     assert value(text, "dispatch_queue_depth", priority="1") is not None
     assert value(text, "dispatch_http_requests_total", route="/readyz", method="GET", status="2xx")
+
+
+def test_processes_sharing_a_multiprocess_folder_count_for_each_other(stores: Stores, tmp_path: Path) -> None:
+    """Two workers, one PROMETHEUS_MULTIPROC_DIR: either's /metrics counts the other's requests and sums
+    the living processes' pools; a worker that stopped leaves the sums of its gauges."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+    env |= {"DISPATCH_REDIS_URL": stores.redis_url, "DISPATCH_DATABASE_URL": stores.database_url,
+            "DISPATCH_SECRET_KEY": SECRET, "DISPATCH_METRICS": "open",
+            "PROMETHEUS_MULTIPROC_DIR": str(folder)}  # fmt: skip
+    ports = [free_port(), free_port()]
+    argv = [sys.executable, "-m", "center.cli", "worker", "--port"]
+    procs = [
+        subprocess.Popen([*argv, str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for port in ports
+    ]
+    first, second = (f"http://127.0.0.1:{port}" for port in ports)
+
+    def readyz_count(text: str) -> float:
+        return value(text, "dispatch_http_requests_total", route="/readyz", method="GET", status="2xx") or 0
+
+    def pool_max(text: str) -> float | None:
+        return value(text, "dispatch_postgres_pool_connections", state="max")
+
+    try:
+        for url, proc in zip((first, second), procs, strict=True):
+            wait_ready(url, proc, within_s=60)
+        before = readyz_count(httpx.get(f"{first}/metrics", timeout=10).text)
+        for _ in range(5):
+            assert httpx.get(f"{second}/readyz", timeout=10).status_code == 200
+        both = httpx.get(f"{first}/metrics", timeout=10).text
+        assert readyz_count(both) >= before + 5
+        single = pool_max(both)
+        assert single is not None and single > 0
+        procs[1].send_signal(signal.SIGTERM)
+        assert procs[1].wait(30) == 0
+        alone = httpx.get(f"{first}/metrics", timeout=10).text
+        assert readyz_count(alone) >= before + 5  # counters of a stopped process stay counted
+        assert pool_max(alone) == single / 2  # its live gauges left the sum
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+            assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
+    assert any(folder.iterdir())
