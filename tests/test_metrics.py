@@ -3,6 +3,7 @@ may read it, and a worker's probe port."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import signal
@@ -12,12 +13,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from core.feed import Feed
 from core.roles import Role
-from tests.conftest import SECRET, Center, Stores, center_settings, free_port, receive_until, serving, wipe
+from tests.conftest import (
+    SECRET,
+    Center,
+    Stores,
+    center_settings,
+    free_port,
+    receive,
+    receive_until,
+    serving,
+    wipe,
+)
 from tests.helpers import add_unit, unit_socket, wait_until
+from tests.test_realtime import ops
 from tests.test_up import wait_ready
 
 SCENE = (31.2350, 121.4750)
@@ -188,3 +202,25 @@ def test_processes_sharing_a_multiprocess_folder_count_for_each_other(stores: St
             out, _ = proc.communicate(timeout=30)
             assert proc.returncode == 0, out.decode(errors="replace")[-3000:]
     assert any(folder.iterdir())
+
+
+async def test_a_stalled_screen_is_counted_as_a_slow_client_dropped(center: Center) -> None:
+    token = center.token(Role.DISPLAY)
+    stalled = await ops(center.ws_url, token, stall=True)
+    assert (await receive(stalled))["type"] == "snapshot"
+    before = await scrape(center)
+    dropped = value(before, "dispatch_socket_slow_clients_dropped_total", socket="ops") or 0.0
+    assert (value(before, "dispatch_socket_connections", socket="ops") or 0) >= 1
+    feed = Feed(aioredis.Redis.from_url(center.settings.redis_url or ""))
+    filler = "x" * 4000
+    try:
+        async with asyncio.timeout(60):  # published until the screen's queue overflows, however long
+            while True:
+                await feed.publish([{"kind": "test.filler", "pad": filler} for _ in range(200)])
+                now = await scrape(center)
+                if (value(now, "dispatch_socket_slow_clients_dropped_total", socket="ops") or 0) > dropped:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await feed._redis.aclose()
+        await stalled.close()
