@@ -63,7 +63,9 @@ TASK_RESTARTS = Counter(
     "dispatch_task_restarts", "Supervised background tasks restarted after a crash", ["task"]
 )
 EMBEDDED_RESTARTS = Counter(
-    "dispatch_embedded_server_restarts", "Embedded Valkey or PostgreSQL restarted after it died", ["server"]
+    "dispatch_embedded_server_restarts",
+    "Attempts to start a dead embedded Valkey or PostgreSQL again",
+    ["server"],
 )
 
 POSTGRES_POOL = Gauge(
