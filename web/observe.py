@@ -1,4 +1,5 @@
 """Each HTTP request observed: a request id for its log lines, and counted and timed by route template.
+A socket's connection gets a request id for its log lines as well.
 
 The id is the caller's ``X-Request-ID`` when it is a short token (a proxy's), a new one otherwise; it is
 bound for the request's log lines (``core/logcontext.py``) and sent back in ``X-Request-ID``. The route
@@ -42,7 +43,9 @@ class ObserveRequests:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            # a socket's lines share one id too (its handshake's), though sockets are not counted here
+            with logcontext.bound(request_id=request_id(scope) if scope["type"] == "websocket" else None):
+                await self.app(scope, receive, send)
             return
         rid = request_id(scope)
         status = 500  # if the app fails before it answers, the server's error page is a 500
