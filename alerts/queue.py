@@ -89,3 +89,23 @@ class AlertQueue:
         for p in PRIORITIES:
             pipe.xlen(stream_key(p))
         return dict(zip(PRIORITIES, await pipe.execute(), strict=True))
+
+    async def backlog(self) -> dict[int, tuple[int, float | None]]:
+        """Per priority: the entries in its stream (waiting, or taken and not yet acknowledged) and the
+        age in seconds of the oldest (None when empty), by Redis's own clock, which gave the ids."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.time()
+        for p in PRIORITIES:
+            pipe.xlen(stream_key(p))
+            pipe.xrange(stream_key(p), count=1)
+        (now_s, now_us), *replies = await pipe.execute()
+        now_ms = now_s * 1000 + now_us / 1000
+        found: dict[int, tuple[int, float | None]] = {}
+        for p, length, first in zip(PRIORITIES, replies[::2], replies[1::2], strict=True):
+            oldest = None
+            if first:
+                entry_id = first[0][0]
+                ms = int((entry_id.decode() if isinstance(entry_id, bytes) else entry_id).split("-")[0])
+                oldest = max(0.0, (now_ms - ms) / 1000)
+            found[p] = (int(length), oldest)
+        return found

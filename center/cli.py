@@ -12,8 +12,10 @@ import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from center import logs
 from center.process_roles import Roles
 from center.settings import Settings, UnsafeSettings
+from core import metrics
 from core.roles import Role
 from core.tokens import TokenSigner
 
@@ -113,9 +115,14 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             app = create_app(demo_center(ready, roles, host, port), ready.max_body_bytes, page_settings)
         else:
             app = create_app(lambda: running_center(ready, roles), ready.max_body_bytes, page_settings)
-        config = uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="on",
+        # log_config None: uvicorn's lines go through the process's logging (center/logs.py), as JSON too
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on",
                                 ws_max_size=64 * 1024, ws_ping_interval=20, ws_ping_timeout=20)  # fmt: skip
-        print(f"dispatch center on http://{host}:{port}  (wall: /wall, API docs: /docs)", flush=True)
+        where = f"dispatch center on http://{host}:{port}  (wall: /wall, API docs: /docs)"
+        if args.log_format == "json":  # every line of a JSON log is an object
+            log.info("%s", where)
+        else:
+            print(where, flush=True)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; these handlers
         # take it so that the embedded servers are stopped here, in order, and the exit is clean
         stopping: list[int] = []
@@ -160,7 +167,7 @@ async def probe_server(svc: Services, host: str, port: int) -> AsyncIterator[Non
     from web.app import create_probe_app
 
     server = uvicorn.Server(uvicorn.Config(create_probe_app(svc), host=host, port=port,
-                                           lifespan="off", log_level="warning"))  # fmt: skip
+                                           lifespan="off", log_config=None))  # fmt: skip
     task = asyncio.create_task(server.serve(), name="worker-probe")
     try:
         yield
@@ -296,6 +303,9 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dispatch-center", description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    p.add_argument("--log-format", choices=logs.FORMATS,
+                   help="text (readable, the default) or json (one object per line); "
+                        "DISPATCH_LOG_FORMAT sets it too")  # fmt: skip
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole center: API, sockets, dispatcher, scheduler")
@@ -396,16 +406,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("DISPATCH_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     args = parser().parse_args(argv)
+    settings = Settings()
+    args.log_format = args.log_format or settings.log_format
+    logs.setup(args.log_format, os.environ.get("DISPATCH_LOG_LEVEL", "INFO"))
     try:
-        return int(args.func(args, Settings()))
+        return int(args.func(args, settings))
     except (UnsafeSettings, NoServers) as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
+    finally:
+        metrics.process_exits()
 
 
 if __name__ == "__main__":

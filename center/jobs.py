@@ -63,6 +63,9 @@ def _guarded(name: str, work: Job, failures: Failures) -> Callable[[], Awaitable
         else:
             failures.up(f"job {name}")
 
+    # named as the job, not `_guarded.<locals>.run`, wherever the function is shown by its name
+    # (APScheduler names a job after its function when it is not given a name)
+    run.__name__ = run.__qualname__ = f"job:{name}"
     return run
 
 

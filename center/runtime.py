@@ -22,7 +22,7 @@ from alerts.queue import AlertQueue
 from alerts.related import Related
 from cases.casebook import CaseBook, Clock, system_clock
 from cases.workdays import load_calendar, warn_missing_years
-from center import jobs, migrations
+from center import jobs, migrations, store_gauges
 from center.connections import open_pool, open_redis
 from center.jobs import Parts
 from center.process_roles import Roles
@@ -178,6 +178,7 @@ async def running_center(
         if roads is not None and streets is not None:
             tasks.start("roads-load", lambda: load_roads(roads, streets, settings, tasks.failures))
         tasks.start("positions-flush", positions.run)
+        tasks.start("pool-gauges", lambda: store_gauges.sample_pools_every(pool, redis))
         tasks.start("positions-broadcast", lambda: positions.broadcast(feed, settings.screen_tick_s))
         if roles.api:
             tasks.start("feed-reader", hub.run)
@@ -198,6 +199,10 @@ async def running_center(
         async def ready() -> dict[str, Any]:
             return await readiness(pool, redis, tasks.failures)
 
+        async def scrape() -> store_gauges.Scraped:
+            store_gauges.sample_pools(pool, redis)  # this process's own, as of now
+            return await store_gauges.read(pool, queue, kinds)
+
         yield Services(
             pool=pool, redis=redis, signer=TokenSigner(settings.secret(), settings.token_ttl_s),
             catalogue=catalogue, kinds=kinds, intake=Intake(pool, catalogue, queue), roster=roster,
@@ -205,7 +210,7 @@ async def running_center(
             attachments=AttachmentStore(pool, settings.attachments_dir()),
             live=live, positions=positions, dispatcher=dispatcher, lifecycle=lifecycle, feed=feed, hub=hub,
             snapshots=SharedSnapshot(lambda: snapshot.build(pool, roster, live, kinds, cases)),
-            readiness=ready,
+            readiness=ready, scrape=scrape, metrics_access=settings.metrics,
             users=UserStore(pool, settings.login_max_failures, settings.login_lock_s,
                             settings.login_token_ttl_s),
             shifts=shifts, timezone=settings.timezone,

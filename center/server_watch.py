@@ -13,6 +13,7 @@ import threading
 from typing import Protocol
 
 from center.supervision import backoff_s
+from core import metrics
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class ServerWatch:
             with _lock:
                 _down[name] = f"exited with code {code}; restart attempt {attempt}"
                 restarts[name] = restarts.get(name, 0) + 1
+            metrics.EMBEDDED_RESTARTS.labels(server=server.name).inc()
             try:
                 server.start()
             except (OSError, RuntimeError) as exc:

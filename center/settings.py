@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.roles import Role
 from reports.shifts import parse_starts
 
 MIN_SECRET_LENGTH = 32
@@ -89,6 +90,18 @@ class Settings(BaseSettings):
     # every category with a response plan is offered at once, nobody confirms (an unattended center;
     # `simulate --replay`, which has no dispatcher to confirm)
     auto_dispatch_all: bool = False
+    # logs: "text" (readable, the default) or "json" (one object per line, for a log collector)
+    log_format: Literal["text", "json"] = "text"
+    # who may read /metrics: a role whose token is required (admin is always admitted), or "open":
+    # anyone who reaches the port, for a port only the monitoring network can reach
+    metrics: str = Role.ADMIN.value
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_access(cls, value: str) -> str:
+        if value != "open" and value not in {r.value for r in Role}:
+            raise ValueError(f"must be 'open' or a role: {', '.join(r.value for r in Role)}")
+        return value
 
     @field_validator("shift_starts")
     @classmethod

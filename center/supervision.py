@@ -13,6 +13,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from core import metrics
+
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 5.0
@@ -74,6 +76,7 @@ class Tasks:
                     return
                 failures = 1 if loop.time() - started > HEALTHY_AFTER_S else failures + 1
                 self.failures.restarts[name] = self.failures.restarts.get(name, 0) + 1
+                metrics.TASK_RESTARTS.labels(task=name).inc()
                 pause = backoff_s(failures)
                 reason = f"crashed ({type(exc).__name__}: {exc}); restart {failures} in {pause:.1f} s"
                 self.failures.down(name, reason, pause + HEALTHY_AFTER_S)

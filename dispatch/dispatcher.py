@@ -20,7 +20,7 @@ from alerts.catalogue import Catalogue
 from alerts.incidents import UNSERVED, IncidentStatus
 from alerts.queue import QueuedAlert
 from cases.casebook import CaseBook
-from core import eventlog
+from core import eventlog, metrics
 from core.db import Conn, Queryable
 from core.errors import Conflict
 from core.eventlog import Event
@@ -85,7 +85,14 @@ class Dispatcher:
                     incident_id = row["incident_id"]
                     continue
                 done = await self._handle_in(conn, item, incident, row["category"], actor, claims)
-                await conn.execute("update alerts set handled_at = now() where id = $1", item.alert_id)
+                # seconds since acceptance, by the database's clock (the one received_at was set by)
+                waited = await conn.fetchval(
+                    """update alerts set handled_at = now() where id = $1
+                       returning extract(epoch from clock_timestamp() - received_at)::float8""",
+                    item.alert_id,
+                )  # fmt: skip
+            if done[0] is not None and done[0].offered:
+                metrics.ALERT_TO_OFFER.labels(priority=str(incident.priority)).observe(waited)
             return done
         return None, []  # moved again and again: the reconciler brings it back
 

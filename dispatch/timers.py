@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from core import metrics
 from core.errors import Conflict, NotFound
 from core.eventlog import Event
 from dispatch.assignments import AssignmentStatus
@@ -36,6 +37,7 @@ async def expire_overdue_offers(
         except (Conflict, NotFound):
             continue  # acknowledged or cancelled a moment ago: nothing to withdraw
         expired += 1
+        metrics.OFFERS_TIMED_OUT.inc()
         await publish(written)
     if expired:
         log.warning("%d offers were not acknowledged in time and went to the next candidates", expired)

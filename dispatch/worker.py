@@ -15,6 +15,7 @@ import socket
 from redis.exceptions import RedisError
 
 from alerts.queue import AlertQueue, QueuedAlert
+from core import logcontext
 from core.errors import DomainError
 from core.feed import Feed
 from core.outages import TRANSIENT
@@ -40,8 +41,12 @@ class DispatchWorker:
     async def handle(self, item: QueuedAlert) -> None:
         """Handle one entry; acknowledge it once handled. A store that failed leaves it queued; an
         alert that cannot be handled at all raises an alarm instead of failing for ever."""
+        with logcontext.bound(incident_id=item.incident_id, alert_id=item.alert_id):
+            await self._handle(item)
+
+    async def _handle(self, item: QueuedAlert) -> None:
         try:
-            _, events = await self._dispatcher.handle(item)
+            outcome, events = await self._dispatcher.handle(item)
         except TRANSIENT:
             # leave it unacknowledged: it is reclaimed and tried again
             log.exception("alert %s not handled; it stays queued", item.alert_id)
@@ -55,6 +60,8 @@ class DispatchWorker:
                 return
         else:
             await self._feed.publish_committed(events)  # handled: never again for a feed that failed
+            if outcome is not None:  # one line per alert dispatched (its incident id in the context)
+                log.info("alert %s handled: %d units offered", item.alert_id, len(outcome.offered))
         await self._queue.ack(item)
 
     async def _give_up(self, item: QueuedAlert, reason: str) -> bool:

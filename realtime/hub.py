@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
+from core import metrics
 from core.feed import Feed, FeedItem
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Subscription:
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
+            metrics.SLOW_CLIENTS_DROPPED.labels(socket=metrics.socket_kind(self.unit_id)).inc()
             self.lost()
 
     def lost(self) -> None:
@@ -65,6 +67,7 @@ class Hub:
             self._subs.add(sub)
         else:
             self._by_unit.setdefault(unit_id, set()).add(sub)
+        metrics.SOCKET_CONNECTIONS.labels(socket=metrics.socket_kind(unit_id)).inc()
         return sub
 
     def follow(self, sub: Subscription, incident_id: int) -> None:
@@ -83,14 +86,13 @@ class Hub:
     def unsubscribe(self, sub: Subscription) -> None:
         for incident_id in list(sub.incidents):
             self.unfollow(sub, incident_id)
-        if sub.unit_id is None:
-            self._subs.discard(sub)
-            return
-        subs = self._by_unit.get(sub.unit_id)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del self._by_unit[sub.unit_id]
+        subs = self._subs if sub.unit_id is None else self._by_unit.get(sub.unit_id, set())
+        if sub not in subs:
+            return  # unsubscribed already
+        subs.discard(sub)
+        metrics.SOCKET_CONNECTIONS.labels(socket=metrics.socket_kind(sub.unit_id)).dec()
+        if sub.unit_id is not None and not subs:
+            del self._by_unit[sub.unit_id]
 
     def _all(self) -> list[Subscription]:
         return [*self._subs, *(s for subs in self._by_unit.values() for s in subs)]

@@ -24,6 +24,7 @@ from alerts import incidents
 from core.bounds import MAX_ID, MAX_LAT, MAX_LON, fix_time
 from core.errors import Conflict, DomainError, Invalid, NotFound
 from core.feed import Feed, FeedItem
+from core.logcontext import bind as bind_log_ids
 from core.tokens import Principal
 from dispatch import assignments
 from dispatch.assignments import STEPS
@@ -78,6 +79,7 @@ async def unit_session(ws: WebSocket, desk: UnitDesk, who: Principal) -> None:
     unit_id = who.unit_id
     if not _is_id(unit_id):
         raise CloseSocket(POLICY_VIOLATION, "the token names no valid unit")
+    bind_log_ids(unit_id=unit_id)  # this connection's task: every line it logs names the unit
     await wait_ready(desk.hub)
 
     def mine(item: FeedItem) -> bool:

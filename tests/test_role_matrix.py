@@ -50,6 +50,7 @@ REPORT_READERS = only(R.DISPATCHER, R.DISPLAY)
 MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): only(),  # admin by default; DISPATCH_METRICS names another role, or open
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from center import server_watch
 from center.embedded import EmbeddedServers
@@ -33,6 +34,7 @@ async def test_a_crashed_task_is_restarted_and_listed_as_down_meanwhile() -> Non
     runs: list[float] = []
     seen_down: list[dict[str, str]] = []
     tasks = Tasks()
+    counted = REGISTRY.get_sample_value("dispatch_task_restarts_total", {"task": "flaky"}) or 0.0
 
     async def flaky() -> None:
         runs.append(time.monotonic())
@@ -50,6 +52,7 @@ async def test_a_crashed_task_is_restarted_and_listed_as_down_meanwhile() -> Non
     await tasks.stop()
     assert len(runs) == 3
     assert tasks.failures.restarts == {"flaky": 2}
+    assert REGISTRY.get_sample_value("dispatch_task_restarts_total", {"task": "flaky"}) == counted + 2
     assert any("ValueError: bad value number 1" in d.get("flaky", "") for d in seen_down), seen_down
     assert runs[2] - runs[1] >= runs[1] - runs[0]  # the pause grows
     assert tasks.problems() == {}  # it ended well
@@ -99,6 +102,8 @@ def _answers(url: str) -> bool:
 def test_killed_embedded_servers_are_reaped_and_restarted_on_their_port(tmp_path: Path) -> None:
     """SIGKILL each embedded server: no zombie is left, it comes back on the same URL, and counts."""
     before = dict(server_watch.restarts)
+    metric = "dispatch_embedded_server_restarts_total"
+    counted = {n: REGISTRY.get_sample_value(metric, {"server": n}) or 0.0 for n in ("valkey", "postgresql")}
     servers = EmbeddedServers(tmp_path)
     with servers as urls:
         for server, url in zip((servers.redis, servers.postgres), urls, strict=True):
@@ -111,6 +116,7 @@ def test_killed_embedded_servers_are_reaped_and_restarted_on_their_port(tmp_path
             assert _state(old) in (None, "X"), f"the dead {server.name} was left a zombie"
             name = f"embedded {server.name}"
             assert server_watch.restarts.get(name, 0) == before.get(name, 0) + 1
+            assert REGISTRY.get_sample_value(metric, {"server": server.name}) == counted[server.name] + 1
             assert name not in server_watch.problems()
 
 

@@ -12,8 +12,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from web import errors, pages, sockets
+from web import errors, metrics, pages, sockets
 from web.limits import BodyLimit
+from web.observe import ObserveRequests
 from web.routes import (
     alerts,
     assignments,
@@ -67,12 +68,14 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(login.router)
+    app.include_router(metrics.router)
     app.include_router(sockets.router)
     pages.install(app, page_settings)  # /wall, /console, /unit and /static
     errors.declare(app)  # the error statuses of every route, in the OpenAPI schema
     app.add_middleware(
         BodyLimit, max_bytes=max_body_bytes, streamed_suffixes=(attachments.UPLOAD_PATH_SUFFIX,)
     )
+    app.add_middleware(ObserveRequests)  # outermost: a refused body is counted and has its request id
     return app
 
 
@@ -83,9 +86,12 @@ def operation_id(route: APIRoute) -> str:
 
 
 def create_probe_app(svc: Services) -> FastAPI:
-    """What a worker process (no API) serves for its health checks: /healthz and /readyz."""
+    """What a worker process (no API) serves for its health checks and scraping: /healthz, /readyz and
+    /metrics."""
     app = FastAPI(title="Dispatch center worker", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = svc
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.add_middleware(ObserveRequests)
     return app

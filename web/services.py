@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
+from prometheus_client.registry import Collector
 
 from accounts.users import UserStore
 from alerts.attachments import AttachmentStore
@@ -51,12 +52,16 @@ class Services:
     hub: Hub
     snapshots: SharedSnapshot
     readiness: Callable[[], Awaitable[dict[str, Any]]]
+    # the gauges read from the stores for one /metrics scrape
+    scrape: Callable[[], Awaitable[Collector]]
     users: UserStore
     shifts: ShiftBook
     # the jurisdiction's time zone: reports group by its hours and days
     timezone: str
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     max_body_bytes: int = 256 * 1024
+    # who may read /metrics: "open", or a role whose token is required (admin always is)
+    metrics_access: str = "admin"
     # travel by road when an extract is configured (routes for offers, streets for the pages)
     roads: RoadTravel | None = None
     streets: StreetLayer | None = None
