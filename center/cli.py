@@ -63,9 +63,12 @@ def stores(settings: Settings, share: bool = False) -> Iterator[Settings]:
         yield settings
         return
     if share:
-        from center.running_servers import running_urls
-
-        running = running_urls(settings.data_dir)
+        try:
+            from center.running_servers import running_urls
+        except ImportError:  # without the embedded servers, none can be running
+            running = None
+        else:
+            running = running_urls(settings.data_dir)
         if running is not None:
             log.info("using the embedded servers of the center running on %s", settings.data_dir)
             urls = {"redis_url": settings.redis_url or running[0],
