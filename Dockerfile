@@ -27,7 +27,7 @@ COPY reports ./reports
 COPY --from=pages /static/node_modules ./web/static/node_modules
 # the locked versions of the base dependencies only: no embedded servers, no test tools. An editable
 # install serves web/static (with its node_modules) from /app
-RUN pip install -c requirements.lock -e . && groupadd --system --gid 10001 dispatch \
+RUN pip install -c requirements.lock -e '.[tracing]' && groupadd --system --gid 10001 dispatch \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app dispatch \
     && mkdir -p /var/lib/dispatch/attachments /var/lib/dispatch/metrics \
     && chown -R 10001:10001 /var/lib/dispatch

@@ -21,6 +21,7 @@ from alerts.catalogue import Catalogue, Category, Channel
 from alerts.coords import CoordSystem, to_wgs84
 from alerts.incidents import IncidentStatus
 from alerts.queue import AlertQueue
+from core import tracing
 from core.bounds import MAX_LAT, MAX_LON
 from core.errors import Conflict, Invalid
 from core.eventlog import Event
@@ -112,6 +113,13 @@ class Intake:
     async def accept(self, new: NewAlert, actor: str) -> tuple[Accepted, list[dict[str, Any]]]:
         """Store and queue one alert; the answer, and the event for the live feed (none when the
         request is a replay of one accepted before)."""
+        with tracing.span("alert.intake", channel=new.channel.value, category=new.category[:64]):
+            accepted, events = await self._accept(new, actor)
+            tracing.add(alert_id=accepted.alert_id, incident_id=accepted.incident_id,
+                        priority=accepted.priority, outcome=accepted.status, replayed=not events)  # fmt: skip
+            return accepted, events
+
+    async def _accept(self, new: NewAlert, actor: str) -> tuple[Accepted, list[dict[str, Any]]]:
         category = self.category(new)
         priority = new.priority or category.priority
         lat, lon = wgs84_location(new)
@@ -153,6 +161,7 @@ class Intake:
     async def _queue_it(self, accepted: Accepted) -> None:
         # The alert is safe in PostgreSQL; if Redis fails now, the reconciler queues it later.
         try:
-            await self._queue.put(accepted.alert_id, accepted.incident_id, accepted.priority)
+            trace = tracing.current()  # the intake's span, continued by the dispatcher
+            await self._queue.put(accepted.alert_id, accepted.incident_id, accepted.priority, trace)
         except (RedisError, OSError):
             log.warning("alert %s accepted but not queued yet; the reconciler will", accepted.alert_id)

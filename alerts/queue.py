@@ -26,14 +26,23 @@ class QueuedAlert:
     entry_id: str
     alert_id: int
     incident_id: int
+    # the intake's trace context, when tracing is on (``core/tracing.py``)
+    trace: str | None = None
+
+    @property
+    def queued_ns(self) -> int:
+        """When it was queued, by Redis's clock (which gave the entry its id)."""
+        return int(self.entry_id.split("-", 1)[0]) * 1_000_000
 
 
 def _parse(stream: bytes | str, entry_id: bytes, fields: dict[bytes, bytes]) -> QueuedAlert:
+    trace = fields.get(b"trace")
     return QueuedAlert(
         stream.decode() if isinstance(stream, bytes) else stream,
         entry_id.decode(),
         int(fields[b"alert"]),
         int(fields[b"incident"]),
+        trace.decode(errors="replace")[:64] if trace else None,
     )
 
 
@@ -50,10 +59,13 @@ class AlertQueue:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    async def put(self, alert_id: int, incident_id: int, priority: int) -> None:
+    async def put(self, alert_id: int, incident_id: int, priority: int, trace: str | None = None) -> None:
+        fields: dict[str, str | int] = {"alert": alert_id, "incident": incident_id}
+        if trace:
+            fields["trace"] = trace
         await self._redis.xadd(
             stream_key(priority),
-            {"alert": alert_id, "incident": incident_id},
+            fields,  # type: ignore[arg-type]  # redis-py's stubs want one value type
             maxlen=self._maxlen,
             approximate=True,
         )

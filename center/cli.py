@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from center import logs
 from center.process_roles import Roles
 from center.settings import Settings, UnsafeSettings
-from core import metrics
+from core import metrics, tracing
 from core.roles import Role
 from core.tokens import TokenSigner
 
@@ -41,6 +41,13 @@ def version() -> str:
 
 class NoServers(RuntimeError):
     """No URLs are set and the embedded servers are not installed."""
+
+
+def preflight(settings: Settings) -> None:
+    """Refuse an unsafe secret, or tracing without its extra, before starting anything."""
+    settings.secret()
+    if settings.tracing:
+        tracing.require()
 
 
 def up_roles(args: argparse.Namespace) -> Roles:
@@ -108,7 +115,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"roads_file": BALTIMORE_ROADS})
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    settings.secret()  # refuse an unsafe secret before starting anything
+    preflight(settings)
     with stores(settings) as ready:
         roles = up_roles(args)
         page_settings = PageSettings(ready.tile_url, ready.tile_attribution)
@@ -144,7 +151,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         print("worker needs DISPATCH_REDIS_URL and DISPATCH_DATABASE_URL (the servers `up` uses)",
               file=sys.stderr)  # fmt: skip
         return 2
-    settings.secret()
+    preflight(settings)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -415,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(args.log_format, os.environ.get("DISPATCH_LOG_LEVEL", "INFO"))
     try:
         return int(args.func(args, settings))
-    except (UnsafeSettings, NoServers) as exc:
+    except (UnsafeSettings, NoServers, tracing.TracingUnavailable) as exc:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -29,6 +29,7 @@ from center.process_roles import Roles
 from center.server_watch import problems as embedded_problems
 from center.settings import Settings
 from center.supervision import Failures, Tasks
+from core import tracing
 from core.feed import Feed
 from core.tokens import TokenSigner
 from dispatch.candidates import Candidates
@@ -138,6 +139,8 @@ async def running_center(
     calendar = load_calendar(zone=settings.timezone, extra_file=settings.workdays_file)
     warn_missing_years(calendar)
     async with AsyncExitStack() as stack:
+        if settings.tracing:  # stopped last: it flushes the spans of everything stopped before it
+            stack.callback(tracing.start(settings.tracing_endpoint))
         pool = await open_pool(settings.database_url)
         stack.push_async_callback(pool.close)
         redis = open_redis(settings.redis_url)

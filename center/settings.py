@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     auto_dispatch_all: bool = False
     # logs: "text" (readable, the default) or "json" (one object per line, for a log collector)
     log_format: Literal["text", "json"] = "text"
+    # OpenTelemetry spans along each alert's way (needs the `tracing` extra), sent over OTLP/HTTP to
+    # this traces URL, or where the standard OTEL_EXPORTER_OTLP_* variables say (docs/observability.md)
+    tracing: bool = False
+    tracing_endpoint: str | None = Field(None, max_length=2000)
     # who may read /metrics: a role whose token is required (admin is always admitted), or "open":
     # anyone who reaches the port, for a port only the monitoring network can reach
     metrics: str = Role.ADMIN.value

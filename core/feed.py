@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,13 +33,18 @@ STREAM = "{feed}:stream"
 SEQ = "{feed}:seq"
 EPOCH = "{feed}:epoch"
 
-# ARGV: maxlen, fresh epoch, payload...  Returns the epoch and the last sequence number.
+# ARGV: maxlen, fresh epoch, trace context ('' for none), payload...  Returns the epoch and the last
+# sequence number.
 _PUBLISH = """
 redis.call('SET', KEYS[3], ARGV[2], 'NX')
 local n = 0
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   n = redis.call('INCR', KEYS[2])
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-' .. n, 'e', ARGV[i])
+  if ARGV[3] == '' then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-' .. n, 'e', ARGV[i])
+  else
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-' .. n, 'e', ARGV[i], 't', ARGV[3])
+  end
 end
 return {redis.call('GET', KEYS[3]), n}
 """
@@ -55,6 +61,10 @@ class FeedItem:
     payload: dict[str, Any]
     # the item as socket frames, encoded once for every connection (keyed by whether it is redacted)
     frames: dict[bool, str] = field(default_factory=dict)
+    # the trace context of the work that published it, when tracing is on (never sent to clients),
+    # and when this process read it (nanoseconds since the epoch)
+    trace: str | None = None
+    read_ns: int = 0
 
 
 def _seq_of(stream_id: bytes | str) -> int:
@@ -73,7 +83,10 @@ def _item(stream_id: bytes | str, fields: dict[bytes, bytes]) -> FeedItem:
     if not isinstance(payload, dict):
         log.warning("live feed entry %s is not an event of this center; passed over", seq)
         payload = {"kind": UNREADABLE}
-    return FeedItem(seq, payload)
+    trace = fields.get(b"t")
+    if trace is None:
+        return FeedItem(seq, payload)
+    return FeedItem(seq, payload, trace=trace.decode(errors="replace")[:64], read_ns=time.time_ns())
 
 
 class Feed:
@@ -83,22 +96,25 @@ class Feed:
         self._publish = redis.register_script(_PUBLISH)
         self._head = redis.register_script(_HEAD)
 
-    async def publish(self, items: Sequence[Event | dict[str, Any]]) -> int:
-        """Append events (or ready-made payloads such as position batches); returns the last seq."""
+    async def publish(self, items: Sequence[Event | dict[str, Any]], trace: str | None = None) -> int:
+        """Append events (or ready-made payloads such as position batches); returns the last seq.
+        ``trace``: the trace context the items travel with (``core/tracing.py``)."""
         if not items:
             return 0
         payloads = [orjson.dumps(i.as_json() if isinstance(i, Event) else i) for i in items]
         _, last = await self._publish(
-            keys=[STREAM, SEQ, EPOCH], args=[self._maxlen, secrets.token_hex(8), *payloads]
+            keys=[STREAM, SEQ, EPOCH], args=[self._maxlen, secrets.token_hex(8), trace or "", *payloads]
         )
         return int(last)
 
-    async def publish_committed(self, items: Sequence[Event | dict[str, Any]]) -> None:
+    async def publish_committed(
+        self, items: Sequence[Event | dict[str, Any]], trace: str | None = None
+    ) -> None:
         """Publish what a committed change wrote, where failing must not undo its answer (an accepted
         call, a handled alert): a feed out of reach is logged, and screens see the change at their next
         snapshot (it is in the event log)."""
         try:
-            await self.publish(items)
+            await self.publish(items, trace)
         except (RedisError, OSError):
             log.warning("%d events not published; screens catch up at their next snapshot", len(items))
 

@@ -20,7 +20,7 @@ from alerts.catalogue import Catalogue
 from alerts.incidents import UNSERVED, IncidentStatus
 from alerts.queue import QueuedAlert
 from cases.casebook import CaseBook
-from core import eventlog, metrics
+from core import eventlog, metrics, tracing
 from core.db import Conn, Queryable
 from core.errors import Conflict
 from core.eventlog import Event
@@ -144,11 +144,15 @@ class Dispatcher:
     ) -> tuple[Outcome, list[Event]]:
         """Recommend for an unserved incident; offer automatically where its category says so."""
         category = self.catalogue.get(incident.category)
-        rec = await self.recommendation(incident.id, known=incident, db=conn)
+        with tracing.span("dispatch.recommend", category=category.code):
+            rec = await self.recommendation(incident.id, known=incident, db=conn)
+            tracing.add(picks=len(rec.picks))
         offered: list[Assignment] = []
         events: list[Event] = []
         if category.auto_dispatch:
-            offered, events = await self.offers.offer_all_in(conn, incident.id, rec, actor, claims)
+            with tracing.span("dispatch.offer"):
+                offered, events = await self.offers.offer_all_in(conn, incident.id, rec, actor, claims)
+                tracing.add(offered=len(offered))
         if not offered:
             waiting = waiting_status(category.auto_dispatch)
             events += await self._set_waiting_in(conn, incident.id, waiting, rec, actor)

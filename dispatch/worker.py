@@ -15,7 +15,7 @@ import socket
 from redis.exceptions import RedisError
 
 from alerts.queue import AlertQueue, QueuedAlert
-from core import logcontext
+from core import logcontext, tracing
 from core.errors import DomainError
 from core.feed import Feed
 from core.outages import TRANSIENT
@@ -42,7 +42,9 @@ class DispatchWorker:
         """Handle one entry; acknowledge it once handled. A store that failed leaves it queued; an
         alert that cannot be handled at all raises an alarm instead of failing for ever."""
         with logcontext.bound(incident_id=item.incident_id, alert_id=item.alert_id):
-            await self._handle(item)
+            tracing.record("alert.queued", item.trace, item.queued_ns, stream=item.stream)
+            with tracing.span("alert.dispatch", parent=item.trace, consumer=self.name):
+                await self._handle(item)
 
     async def _handle(self, item: QueuedAlert) -> None:
         try:
@@ -59,8 +61,10 @@ class DispatchWorker:
             if not await self._give_up(item, f"{type(exc).__name__}: {why}"):
                 return
         else:
-            await self._feed.publish_committed(events)  # handled: never again for a feed that failed
+            # handled: never again for a feed that failed; the offers carry the trace to the sockets
+            await self._feed.publish_committed(events, tracing.current())
             if outcome is not None:  # one line per alert dispatched (its incident id in the context)
+                tracing.add(offered=len(outcome.offered))
                 log.info("alert %s handled: %d units offered", item.alert_id, len(outcome.offered))
         await self._queue.ack(item)
 

@@ -21,6 +21,7 @@ import orjson
 from starlette.websockets import WebSocket
 
 from alerts import incidents
+from core import tracing
 from core.bounds import MAX_ID, MAX_LAT, MAX_LON, fix_time
 from core.errors import Conflict, DomainError, Invalid, NotFound
 from core.feed import Feed, FeedItem
@@ -108,6 +109,9 @@ async def unit_session(ws: WebSocket, desk: UnitDesk, who: Principal) -> None:
             return
         if mine(item) and kind == "assignment.offered":
             desk.hub.follow(sub, incident_id)
+            if item.trace:  # from this process's reading of the feed to the frame sent
+                assignment = _assignment_of(item)
+                tracing.record("offer.delivered", item.trace, item.read_ns, assignment_id=assignment)
         elif (mine(item) and kind in _OFF_IT) or kind == "incident.closed":
             desk.hub.unfollow(sub, incident_id)
 
@@ -248,3 +252,8 @@ def _number(value: Any, low: float, high: float) -> bool:
 
 def _is_id(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def _assignment_of(item: FeedItem) -> int:
+    found = item.payload.get("assignment_id")
+    return found if _is_id(found) else 0

@@ -80,7 +80,7 @@ def test_the_image_is_built_once_and_every_center_process_has_a_health_check() -
 
 
 def test_the_image_installs_the_lock_without_embedded_servers_as_a_numeric_user() -> None:
-    assert re.search(r"pip install -c requirements\.lock -e \.\s", DOCKERFILE)
+    assert re.search(r"pip install -c requirements\.lock -e '\.\[tracing\]'\s", DOCKERFILE)
     assert "embedded" not in re.findall(r"pip install[^\n]*", DOCKERFILE)[0]
     (user,) = re.findall(r"^USER (\S+)$", DOCKERFILE, re.MULTILINE)
     assert re.fullmatch(r"[1-9]\d*(:\d+)?", user), user

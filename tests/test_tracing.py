@@ -1,0 +1,190 @@
+"""OpenTelemetry spans along an alert's way, received by an OTLP/HTTP collector of the test's own (a
+real socket, the real exporter): one trace from the intake to the offer on the unit's socket."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from core.roles import Role
+from tests.conftest import SECRET, Stores, center_settings, receive_until, serving, wipe
+from tests.helpers import add_unit, unit_socket, wait_until
+
+SCENE = (31.2350, 121.4750)
+
+
+@dataclass(frozen=True)
+class Span:
+    name: str
+    trace_id: str
+    span_id: str
+    parent_id: str
+    start_ns: int
+    end_ns: int
+    attributes: dict[str, Any]
+
+
+class Collector:
+    """What the center exported, as the spans a trace viewer would show."""
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self.services: set[str] = set()
+        self._lock = threading.Lock()
+
+    def take(self, body: bytes) -> None:
+        request = ExportTraceServiceRequest.FromString(body)
+        with self._lock:
+            for resource in request.resource_spans:
+                for a in resource.resource.attributes:
+                    if a.key == "service.name":
+                        self.services.add(a.value.string_value)
+                for scope in resource.scope_spans:
+                    self.spans.extend(_span(s) for s in scope.spans)
+
+    def named(self, name: str) -> list[Span]:
+        with self._lock:
+            return [s for s in self.spans if s.name == name]
+
+
+def _value(v: Any) -> Any:
+    kind = v.WhichOneof("value")
+    return getattr(v, kind) if kind else None
+
+
+def _span(s: Any) -> Span:
+    return Span(
+        s.name, s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.start_time_unix_nano,
+        s.end_time_unix_nano, {a.key: _value(a.value) for a in s.attributes},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[Collector, str]]:
+    found = Collector()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            if self.path == "/v1/traces":
+                found.take(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield found, f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_one_alert_is_one_trace_from_intake_to_the_offer_on_the_units_socket(
+    stores: Stores, tmp_path: Path, collector: tuple[Collector, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found, endpoint = collector
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")  # export within a moment, not 5 s
+    await wipe(stores)
+    settings = center_settings(stores, data_dir=tmp_path, tracing=True, tracing_endpoint=endpoint)
+    async with serving(settings) as center:
+        near = await add_unit(center, "P-TRACED", status="available", at=(SCENE[0] + 0.004, SCENE[1]))
+        ws = await unit_socket(center, near)
+        async with center.client(Role.CALL_TAKER) as taker:
+            reply = await taker.post(
+                "/api/v1/alerts",
+                json={"channel": "110", "category": "robbery_in_progress",
+                      "location": {"lat": SCENE[0], "lon": SCENE[1]}},
+            )  # fmt: skip
+        assert reply.status_code == 202, reply.text
+        alert_id = reply.json()["alert_id"]
+        offer = await receive_until(ws, lambda m: m.get("kind") == "assignment.offered")
+        assert offer["unit_id"] == near
+        assert not {"t", "trace", "traceparent"} & offer.keys()  # the context is not the unit's business
+        delivered = await wait_until(lambda: found.named("offer.delivered"))
+        await ws.close()
+
+    intake = [s for s in found.named("alert.intake") if s.attributes.get("alert_id") == alert_id]
+    assert len(intake) == 1, found.spans
+    root = intake[0]
+    assert root.parent_id == ""  # the call's own trace
+    assert root.attributes["incident_id"] == offer["incident_id"]
+    assert root.attributes["outcome"] == "new_incident"
+    assert root.attributes["channel"] == "110"
+    trace = [s for s in found.spans if s.trace_id == root.trace_id]
+    by_name = {s.name: s for s in trace}
+    # the way of the alert: queued and dispatched under the intake, offered inside the dispatch,
+    # delivered on the socket under the dispatch
+    assert {"alert.intake", "alert.queued", "alert.dispatch", "dispatch.recommend", "dispatch.offer",
+            "offer.delivered"} <= by_name.keys(), sorted(by_name)  # fmt: skip
+    dispatch = by_name["alert.dispatch"]
+    assert by_name["alert.queued"].parent_id == root.span_id
+    assert dispatch.parent_id == root.span_id
+    assert by_name["dispatch.recommend"].parent_id == dispatch.span_id
+    assert by_name["dispatch.offer"].parent_id == dispatch.span_id
+    assert by_name["dispatch.offer"].attributes["offered"] == 1
+    assert dispatch.attributes["offered"] == 1
+    assert dispatch.attributes["dispatch.incident_id"] == offer["incident_id"]  # as its log lines name it
+    assert delivered[0].trace_id == root.trace_id
+    assert delivered[0].parent_id == dispatch.span_id
+    assert delivered[0].attributes["assignment_id"] == offer["assignment_id"]
+    assert delivered[0].attributes["dispatch.unit_id"] == near
+    # in time order: accepted, then queued, then dispatched, then delivered
+    assert root.start_ns <= by_name["alert.queued"].end_ns <= dispatch.start_ns + 5_000_000
+    assert dispatch.start_ns <= by_name["dispatch.offer"].end_ns <= dispatch.end_ns
+    assert all(s.start_ns <= s.end_ns for s in trace)
+    assert found.services == {"dispatch-center"}
+
+
+async def test_tracing_is_off_by_default_and_the_queue_carries_no_context(
+    stores: Stores, tmp_path: Path, collector: tuple[Collector, str]
+) -> None:
+    found, _ = collector
+    await wipe(stores)
+    async with serving(center_settings(stores, data_dir=tmp_path)) as center:
+        async with center.client(Role.CALL_TAKER) as taker:
+            reply = await taker.post(
+                "/api/v1/alerts",
+                json={"channel": "110", "category": "robbery_in_progress",
+                      "location": {"lat": SCENE[0], "lon": SCENE[1]}},
+            )  # fmt: skip
+        assert reply.status_code == 202, reply.text
+        redis = aioredis.from_url(stores.redis_url)
+        try:
+            entries: Any = await redis.xrange("{alerts}:p1")
+        finally:
+            await redis.aclose()
+        assert all(b"trace" not in fields for _id, fields in entries)
+    assert found.spans == []
+
+
+def test_tracing_asked_for_without_the_extra_is_refused_before_anything_starts() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
+    env |= {"DISPATCH_SECRET_KEY": SECRET, "DISPATCH_TRACING": "1"}
+    # the extra left out, simulated in a child process: its modules cannot be imported
+    code = ("import sys; sys.modules['opentelemetry.sdk.trace'] = None; from center.cli import main; "
+            "sys.exit(main(['up']))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'dispatch-center[tracing]'" in done.stderr
+    assert "Traceback" not in done.stderr
