@@ -22,6 +22,7 @@ from bench.keepalive import KeepAlive, run_loop
 from bench.limits import redis_rates, stream_hop
 from bench.plan import CITY, Plan, Run, alert_places, cycle, unit_homes
 from bench.report import Figure, percentile
+from bench.reports_load import reports_section
 from bench.roads import road_section
 from bench.search import nearest_search
 from core.roles import Role
@@ -61,7 +62,13 @@ async def register(target: Target, homes: list[tuple[float, float]], run_id: str
 
 
 def measure(
-    plan: Plan, target: Target, redis_url: str, center_pid: int, say: Progress, stack: contextlib.ExitStack
+    plan: Plan,
+    target: Target,
+    redis_url: str,
+    database_url: str,
+    center_pid: int,
+    say: Progress,
+    stack: contextlib.ExitStack,
 ) -> tuple[list[Figure], dict[str, Any]]:
     """Every figure of the table for the sections of this run, and what the run did (for the JSON)."""
     run = Run(plan, target, say, stack, CpuMeter(center_pid), secrets.token_hex(3), center_pid)
@@ -95,6 +102,8 @@ def measure(
                                                   plan.searches, CITY))  # fmt: skip
     if plan.runs("roads"):
         found["roads"] = road_section(run, redis_url)
+    if plan.runs("reports"):
+        found["reports"] = reports_section(run, database_url)
     if plan.runs("ops"):
         found["screens"] = sockets.wall_screens(run, cycle(places, used, plan.screen_alerts), INTAKE_CATEGORY)
         used += plan.screen_alerts

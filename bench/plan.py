@@ -17,7 +17,7 @@ from bench.control import CpuMeter, Progress, run_child
 CITY = (31.10, 31.35, 121.30, 121.60)  # lat and lon bounds: a city of about 28 x 28 km
 SPACING_M = 300  # alert places further apart than any duplicate radius used here, so none is "linked"
 # the sections one run may be limited to (``--only``); machine limits are measured in every run
-SECTIONS = ("latency", "positions", "search", "ops", "intake", "roads")
+SECTIONS = ("latency", "positions", "search", "ops", "intake", "roads", "reports")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Plan:
     road_queries: int = 500  # many-to-one queries per size and extract
     road_units: int = 10_000  # live units for the whole recommendation, by road and straight line
     road_searches: int = 500
+    report_incidents: int = 2_000_000  # a year of a big city's calls, for the reports
     socket_processes: int = 2  # client processes that share the unit sockets, or the screens
     ws_in_flight: int = 64  # unanswered position messages at a time, all processes together
 
@@ -68,6 +69,7 @@ class Plan:
             json_path=json_path or Path("bench-results") / f"bench-{stamp}.json",
             road_grid_side=40 if smoke else 320, road_queries=20 if smoke else 500,
             road_units=500 if smoke else 10_000, road_searches=20 if smoke else 500,
+            report_incidents=20_000 if smoke else 2_000_000,
         )  # fmt: skip
 
     def runs(self, *sections: str) -> bool:

@@ -93,6 +93,7 @@ _KEY_FIGURES = {
     "latency": ("alert_to_offer", "p99_ms"), "positions": ("position_updates_ws", "value"),
     "search": ("nearest_search", "p99_ms"), "ops": ("wall_screens", "p99_ms"), "intake": ("intake", "value"),
     "roads": ("road_eta_2000_shipped", "p99_ms"),
+    "reports": ("report_response_by_category", "value"),
 }  # fmt: skip
 
 
@@ -125,7 +126,7 @@ def _run(settings: Settings, plan: Plan, say: Progress) -> tuple[list[Figure], d
         secret = secrets.token_urlsafe(48)
         running = stack.enter_context(center(urls, secret, work, say))
         try:
-            figures, details = measure(plan, Target(HOST, running.port, secret), urls[0], running.proc.pid,
+            figures, details = measure(plan, Target(HOST, running.port, secret), *urls, running.proc.pid,
                                        say, stack)  # fmt: skip
         except BenchError:
             say(f"the center's log ends with:\n{_tail(running.log_path)}")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dispatch-center")
 
 # ``dispatch-center bench --only``: kept here so that parsing the command line imports no bench code
-BENCH_SECTIONS = ("latency", "positions", "search", "ops", "intake", "roads")
+BENCH_SECTIONS = ("latency", "positions", "search", "ops", "intake", "roads", "reports")
 
 
 def version() -> str:

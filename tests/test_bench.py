@@ -64,6 +64,12 @@ def test_bench_smoke_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     assert figures["road_prepare_grid"]["details"]["nodes"] == 40 * 40
     assert figures["road_prepare_shipped"]["details"]["nodes"] > 10_000
     assert figures["recommendation_roads"]["p99_ms"] is not None
+    for report in ("response_by_category", "response_by_hour", "response_by_unit_kind", "offers_by_category"):
+        assert figures[f"report_{report}"]["value"] is not None, report
+    # the known shape of the generated year: six categories, 24 hours, five unit kinds
+    assert figures["report_response_by_category"]["label"].endswith("(6 groups)")
+    assert figures["report_response_by_hour"]["label"].endswith("(24 groups)")
+    assert figures["report_response_by_unit_kind"]["label"].endswith("(5 groups)")
     assert results["machine"]["cpu_count"] and results["machine"]["python"]
     assert results["run"]["smoke"] is True
 
