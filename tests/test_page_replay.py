@@ -11,6 +11,7 @@ import re
 import time
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from core.roles import Role
@@ -87,6 +88,20 @@ async def where(marker: Locator) -> tuple[float, float]:
     return float(lat), float(lon)
 
 
+async def drawn_centre(marker: Locator) -> tuple[float, float]:
+    """The centre of a circle marker as drawn (Leaflet's SVG path: M x-r,y a r,r 0 1,0 2r,0 ...)."""
+    d = await marker.get_attribute("d") or ""
+    x, y, r = (float(v) for v in re.findall(r"-?[\d.]+", d)[:3])
+    return x + r, y
+
+
+async def drawn_end(line: Locator) -> tuple[float, float]:
+    """The last point of a polyline as drawn (Leaflet's SVG path: Mx yLx y...)."""
+    d = await line.get_attribute("d") or ""
+    x, y = (float(v) for v in re.findall(r"-?[\d.]+", d)[-2:])
+    return x, y
+
+
 async def scrub(page: Page, t: int) -> None:
     """Set the replay clock through its scrubber, as a drag of the range input would."""
     await page.eval_on_selector(
@@ -135,6 +150,8 @@ async def test_the_console_replays_an_incident_on_its_map(browser: Browser, cent
         shown = await where(marker)
         assert metres(shown, between(fixes, t)) < 3, (shown, between(fixes, t))
         trail = page.locator(f'path.replay-trail[data-unit="{unit_id}"]')
+        # as drawn: the circle's centre is where the trail drawn so far ends
+        assert await drawn_centre(marker) == pytest.approx(await drawn_end(trail), abs=1.5)
         await expect(trail).to_have_attribute("data-fixes", str(sum(f[0] <= t for f in fixes)))
         await expect(trail).to_have_attribute("data-points", str(sum(f[0] <= t for f in fixes) + 1))
         events = page.locator("#replay-events li")
@@ -173,3 +190,37 @@ async def test_the_console_replays_an_incident_on_its_map(browser: Browser, cent
         await expect(page.locator('path.unit-marker[data-callsign="R-1"]')).to_have_count(1, timeout=SEEN)
         await expect(page.locator(f'.incident[data-incident="{incident_id}"]')).to_be_visible()
         console.assert_stayed_home()
+
+
+async def test_the_replay_clock_is_pure_functions(browser: Browser, center: Center) -> None:  # noqa: F811
+    """replay.js on its own, in the browser: positions between fixes, before the first and after the last,
+    the trail and the events at a time, the clock stopping at the end."""
+    async with opened(browser, center, "/console", DESK) as console:
+        got = await console.page.evaluate(
+            """async () => {
+              const r = await import("/static/js/replay.js");
+              const fixes = [[1000, 31, 121], [2000, 31.001, 121.002], [4000, 31.003, 121.002]];
+              const events = [{ at_ms: 500 }, { at_ms: 2000 }, { at_ms: 3000 }];
+              return {
+                before: r.positionAt(fixes, 999), at: r.positionAt(fixes, 2000),
+                mid: r.positionAt(fixes, 3000), after: r.positionAt(fixes, 9000),
+                none: r.positionAt([], 1000),
+                trail: r.trailAt(fixes, 1500), onFix: r.trailAt(fixes, 2000), empty: r.trailAt(fixes, 0),
+                passed: [0, 500, 2999, 3000].map((t) => r.eventsPassed(events, t)),
+                clock: [r.advance(1000, 16, 300, 20000), r.advance(1000, 1000, 300, 20000),
+                        r.clamp(-5, 0, 10)],
+              };
+            }"""
+        )
+        console.assert_stayed_home()
+    assert got["before"] is None and got["none"] is None
+    assert got["at"] == [31.001, 121.002]
+    assert got["mid"] == pytest.approx([31.002, 121.002])
+    assert got["after"] == [31.003, 121.002]
+    assert got["trail"]["fixes"] == 1
+    assert got["trail"]["points"][0] == [31, 121]
+    assert got["trail"]["points"][1] == pytest.approx([31.0005, 121.001])
+    assert got["onFix"] == {"fixes": 2, "points": [[31, 121], [31.001, 121.002]]}
+    assert got["empty"] == {"fixes": 0, "points": []}
+    assert got["passed"] == [0, 1, 2, 3]
+    assert got["clock"] == [5800, 20000, 0]

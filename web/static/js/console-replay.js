@@ -57,9 +57,18 @@ export async function openReplay(id) {
     marker.bindTooltip(u.callsign, { permanent: true, direction: "right", offset: [8, 0], className: "unit-label replay-label" });
     player.units.set(u.unit_id, { unit: u, trail, marker });
   });
-  $(".map-panel").append(buildPanel(data));
+  const panel = buildPanel(data);
+  $(".map-panel").append(panel);
+  // the view is the replay's: fitted once to its scene and trails, clear of the panel, and no longer
+  // refitted to the live picture when the page resizes (OpsMap leaves a map moved by hand alone)
+  player.userMoved = state.map.userMoved;
+  state.map.userMoved = true;
   const points = extent(data);
-  if (points.length) map.fitBounds(L.latLngBounds(points).pad(0.1), { padding: [30, 30], maxZoom: 17, animate: false });
+  if (points.length) {
+    map.fitBounds(L.latLngBounds(points).pad(0.1), {
+      paddingTopLeft: [30, 30], paddingBottomRight: [30, panel.offsetHeight + 30], maxZoom: 17, animate: false,
+    });
+  }
   show(data.start_ms);
 }
 
@@ -212,6 +221,7 @@ export function closeReplay() {
   if (!player) return;
   pause();
   player.layer.remove();
+  state.map.userMoved = player.userMoved;
   player = null;
   const box = $("#replay");
   if (box) box.remove();
