@@ -102,3 +102,14 @@ def test_no_script_keeps_its_own_copy_of_a_status_group() -> None:
                 copies.append(f"{script.name}: {found.group(0)}")
     allowed = {"wall.js"}  # the wall's legend: a chosen few statuses, in the order drawn, not a group
     assert [c for c in copies if c.split(":")[0] not in allowed] == []
+
+
+def test_the_replay_player_has_both_words_for_what_it_shows() -> None:
+    """Every word of the console's replay player (the REPLAY table) is in Chinese and English, and every
+    one the player asks for is there, the marks it draws (offered, on scene) among them."""
+    rows = table("REPLAY")
+    for key, words in rows.items():
+        assert len(words) >= 2 and all(words[:2]), f"REPLAY.{key} needs a Chinese and an English word"
+    player = (STATIC / "js" / "console-replay.js").read_text(encoding="utf-8")
+    used = set(re.findall(r"REPLAY\.(\w+)", player)) | {"offered", "on_scene"}
+    assert used - set(rows) == set(), f"labels.js REPLAY has no words for {sorted(used - set(rows))}"

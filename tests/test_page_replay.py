@@ -171,6 +171,9 @@ async def test_the_console_replays_an_incident_on_its_map(browser: Browser, cent
         await scrub(page, start)
         await expect(trail).to_have_attribute("data-fixes", str(sum(f[0] <= start for f in fixes)))
         await expect(page.locator("path.replay-offered")).to_have_count(0)
+        # the arrow keys step the clock a hundredth of the span
+        await page.locator("#replay-scrub").press("ArrowRight")
+        await expect(panel).to_have_attribute("data-t", str(math.floor(start + (end - start) / 100 + 0.5)))
 
         # played at 300x it reaches the end: every event passed, the unit at the scene's last fix
         await page.locator("#replay-speed").select_option("300")

@@ -4,22 +4,10 @@
 // only draws it and runs the controls (play/pause, speed, the scrubber, close).
 
 import { api } from "./session.js";
-import { EVENTS, PRIORITY_COLOUR, bi, categoryLabel, clock, duration, el } from "./labels.js";
+import { EVENTS, PRIORITY_COLOUR, REPLAY, bi, categoryLabel, clock, duration, el, text } from "./labels.js";
 import { $, hooks, showError, state } from "./console-common.js";
 import { SPEEDS, advance, clamp, eventsPassed, extent, marksAt, positionAt, trailAt } from "./replay.js";
 
-const WORDS = {
-  title: ["回放", "Replay"],
-  play: ["播放", "Play"],
-  pause: ["暂停", "Pause"],
-  speed: ["倍速", "Speed"],
-  close: ["关闭回放", "Close replay"],
-  time: ["回放时间", "Replay time"],
-  offered: ["派警", "Offered"],
-  on_scene: ["到场", "Arrived"],
-  scene: ["现场", "Scene"],
-  empty: ["无定位记录", "No stored positions"],
-};
 const COLOURS = ["#60a5fa", "#f472b6", "#a3e635", "#fbbf24", "#c084fc", "#34d399", "#fb7185", "#38bdf8"];
 
 let player = null; // the replay being shown: { data, t, speed, playing, layer, units, ... }
@@ -30,7 +18,7 @@ function liveLayers(map) {
 
 // the Replay button of the incident's detail view
 export function replayButton(id) {
-  return el("button", { id: "replay-open", onclick: () => openReplay(id) }, "▶ ", bi(WORDS.title));
+  return el("button", { id: "replay-open", onclick: () => openReplay(id) }, "▶ ", bi(REPLAY.title));
 }
 
 export async function openReplay(id) {
@@ -85,14 +73,22 @@ function drawScene(layer, incident) {
 }
 
 function buildPanel(data) {
-  const speed = el("select", { id: "replay-speed", "aria-label": `${WORDS.speed[0]} ${WORDS.speed[1]}`, onchange: (ev) => (player.speed = Number(ev.target.value)) },
+  const speed = el("select", { id: "replay-speed", "aria-label": text(REPLAY.speed), onchange: (ev) => (player.speed = Number(ev.target.value)) },
     ...SPEEDS.map((s) => el("option", { value: s, selected: s === player.speed }, `${s}x`)));
   const scrub = el("input", {
     id: "replay-scrub", type: "range", min: data.start_ms, max: data.end_ms, step: 1, value: data.start_ms,
-    "aria-label": `${WORDS.time[0]} ${WORDS.time[1]}`,
+    "aria-label": text(REPLAY.time),
     oninput: (ev) => {
       pause();
       show(Number(ev.target.value));
+    },
+    // the arrow keys step a hundredth of the span (the range's own step is a millisecond)
+    onkeydown: (ev) => {
+      const sign = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1 }[ev.key];
+      if (!sign) return;
+      ev.preventDefault();
+      pause();
+      show(player.t + (sign * (data.end_ms - data.start_ms)) / 100);
     },
   });
   const unitNames = new Map(data.units.map((u) => [u.unit_id, u.callsign]));
@@ -103,13 +99,13 @@ function buildPanel(data) {
       e.unit_id ? el("span", { class: "callsign" }, (e.data && e.data.callsign) || unitNames.get(e.unit_id) || `#${e.unit_id}`) : null)));
   return el("section", { id: "replay", class: "replay", dataset: { incident: data.incident.id, state: "paused" } },
     el("div", { class: "replay-bar" },
-      el("strong", {}, bi(WORDS.title), ` #${data.incident.id}`),
-      el("button", { id: "replay-play", class: "primary", onclick: toggle }, bi(WORDS.play)),
-      el("label", { class: "inline" }, bi(WORDS.speed), speed),
+      el("strong", {}, bi(REPLAY.title), ` #${data.incident.id}`),
+      el("button", { id: "replay-play", class: "primary", onclick: toggle }, bi(REPLAY.play)),
+      el("label", { class: "inline" }, bi(REPLAY.speed), speed),
       el("span", { id: "replay-clock", class: "replay-clock" }),
-      el("button", { id: "replay-close", onclick: closeReplay }, "✕ ", bi(WORDS.close))),
+      el("button", { id: "replay-close", onclick: closeReplay }, "✕ ", bi(REPLAY.close))),
     scrub,
-    data.units.every((u) => !u.fixes.length) ? el("p", { class: "muted" }, bi(WORDS.empty)) : null,
+    data.units.every((u) => !u.fixes.length) ? el("p", { class: "muted" }, bi(REPLAY.empty)) : null,
     events);
 }
 
@@ -159,7 +155,7 @@ function drawMarks(marks) {
     seen.add(key);
     if (player.marks.has(key)) continue;
     const name = player.units.get(m.unit_id)?.unit.callsign || `#${m.unit_id}`;
-    const words = WORDS[m.kind];
+    const words = REPLAY[m.kind];
     const mark = L.circleMarker(m.where, {
       radius: 5, color: m.kind === "offered" ? "#f59e0b" : "#c026d3", weight: 3, fill: false,
       className: `replay-mark replay-${m.kind}`, interactive: false,
@@ -213,7 +209,7 @@ function setPlaying(on) {
   const box = $("#replay");
   if (box) box.dataset.state = on ? "playing" : "paused";
   const button = $("#replay-play");
-  if (button) button.replaceChildren(bi(on ? WORDS.pause : WORDS.play));
+  if (button) button.replaceChildren(bi(on ? REPLAY.pause : REPLAY.play));
 }
 
 // back to the live view: the replay's layers and panel go, the live layers come back
