@@ -25,6 +25,8 @@ SCRIPTS = sorted((STATIC / "js").glob("*.js"))
 SOURCES = [p for folder in ("alerts", "cases", "center", "core", "dispatch", "realtime", "units", "web")
            for p in sorted((ROOT / folder).rglob("*.py"))]  # fmt: skip
 KIND = re.compile(r"""["']((?:alert|assignment|case|incident|unit)\.[a-z_]+)["']""")
+# the names of trace spans (tracing.span("alert.intake"), tracing.record(...)) look like event kinds
+SPAN = re.compile(r"""tracing\.(?:span|record)\(\s*["']([a-z_.]+)["']""")
 
 
 def table(name: str) -> dict[str, list[str]]:
@@ -43,7 +45,9 @@ def table(name: str) -> dict[str, list[str]]:
 def event_kinds() -> set[str]:
     """The kinds of event the center writes: the names spelled out in its sources, and the families it
     builds from an enum (``f"assignment.{status}"`` and the like)."""
-    kinds = {k for path in SOURCES for k in KIND.findall(path.read_text(encoding="utf-8"))}
+    texts = [path.read_text(encoding="utf-8") for path in SOURCES]
+    spans = {k for text in texts for k in SPAN.findall(text)}
+    kinds = {k for text in texts for k in KIND.findall(text)} - spans
     kinds |= {f"assignment.{s}" for s in AssignmentStatus}
     kinds |= {f"case.{s}" for s in CaseStatus} | {f"case.{m}" for m in Mark}
     kinds |= {f"incident.{s}" for s in (IncidentStatus.PENDING, IncidentStatus.AWAITING_CONFIRMATION)}
