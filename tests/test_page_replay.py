@@ -227,3 +227,21 @@ async def test_the_replay_clock_is_pure_functions(browser: Browser, center: Cent
     assert got["empty"] == {"fixes": 0, "points": []}
     assert got["passed"] == [0, 1, 2, 3]
     assert got["clock"] == [5800, 20000, 0]
+
+
+async def test_the_replay_button_is_for_those_who_may_read_replays(browser: Browser, center: Center) -> None:  # noqa: F811
+    """A call taker's console has no Replay (the center would refuse it); a wall's token may watch one."""
+    await add_unit(center, "R-2", START)
+    incident_id = await call(center, "theft")
+    for role, shown in ((Role.CALL_TAKER, 0), (Role.DISPLAY, 1)):
+        async with opened(browser, center, "/console", DESK, center.token(role)) as console:
+            page = console.page
+            await page.locator(f'#queue li[data-incident="{incident_id}"]').click(timeout=SEEN)
+            await expect(page.locator("#d-timeline li").first).to_be_visible(timeout=SEEN)
+            await expect(page.locator("#replay-open")).to_have_count(shown)
+            if shown:
+                await page.locator("#replay-open").click()
+                await expect(page.locator("#replay")).to_be_visible(timeout=SEEN)
+                await page.locator("#replay-close").click()
+                await expect(page.locator("#replay")).to_have_count(0)
+            console.assert_stayed_home()

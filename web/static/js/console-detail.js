@@ -75,7 +75,7 @@ export function buildDetail() {
       el("h3", {}, bi(["派出其他空闲警力", "Send another available unit"])),
       el("div", { id: "d-send" })),
     el("section", { class: "card" },
-      el("h3", { class: "with-action" }, bi(["处置时间线", "Timeline"]), state.map ? replayButton(id) : null),
+      el("h3", { class: "with-action" }, bi(["处置时间线", "Timeline"]), state.map && state.canReplay ? replayButton(id) : null),
       el("ol", { id: "d-timeline", class: "timeline" })),
     el("section", { class: "card" },
       el("h3", {}, bi(["报警记录", "Calls"])),

@@ -31,6 +31,7 @@ export async function openReplay(id) {
     showError(err);
     return;
   }
+  if (state.selected !== id) return; // another incident was chosen meanwhile
   closeReplay();
   const map = state.map.map;
   for (const layer of liveLayers(state.map)) layer.remove();

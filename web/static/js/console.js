@@ -79,6 +79,7 @@ async function main() {
     title: "调度台 · Dispatcher console",
   });
   state.canDispatch = claims.role === "dispatcher" || claims.role === "admin";
+  state.canReplay = ["dispatcher", "display", "admin"].includes(claims.role); // who may read a replay
   document.body.dataset.role = claims.role;
   whoami($("#who"), claims);
   $("#sound").addEventListener("click", () => {
