@@ -25,6 +25,8 @@ SCRIPTS = sorted((STATIC / "js").glob("*.js"))
 SOURCES = [p for folder in ("alerts", "cases", "center", "core", "dispatch", "realtime", "units", "web")
            for p in sorted((ROOT / folder).rglob("*.py"))]  # fmt: skip
 KIND = re.compile(r"""["']((?:alert|assignment|case|incident|unit)\.[a-z_]+)["']""")
+# the names of trace spans (tracing.span("alert.intake"), tracing.record(...)) look like event kinds
+SPAN = re.compile(r"""tracing\.(?:span|record)\(\s*["']([a-z_.]+)["']""")
 
 
 def table(name: str) -> dict[str, list[str]]:
@@ -43,7 +45,9 @@ def table(name: str) -> dict[str, list[str]]:
 def event_kinds() -> set[str]:
     """The kinds of event the center writes: the names spelled out in its sources, and the families it
     builds from an enum (``f"assignment.{status}"`` and the like)."""
-    kinds = {k for path in SOURCES for k in KIND.findall(path.read_text(encoding="utf-8"))}
+    texts = [path.read_text(encoding="utf-8") for path in SOURCES]
+    spans = {k for text in texts for k in SPAN.findall(text)}
+    kinds = {k for text in texts for k in KIND.findall(text)} - spans
     kinds |= {f"assignment.{s}" for s in AssignmentStatus}
     kinds |= {f"case.{s}" for s in CaseStatus} | {f"case.{m}" for m in Mark}
     kinds |= {f"incident.{s}" for s in (IncidentStatus.PENDING, IncidentStatus.AWAITING_CONFIRMATION)}
@@ -102,3 +106,14 @@ def test_no_script_keeps_its_own_copy_of_a_status_group() -> None:
                 copies.append(f"{script.name}: {found.group(0)}")
     allowed = {"wall.js"}  # the wall's legend: a chosen few statuses, in the order drawn, not a group
     assert [c for c in copies if c.split(":")[0] not in allowed] == []
+
+
+def test_the_replay_player_has_both_words_for_what_it_shows() -> None:
+    """Every word of the console's replay player (the REPLAY table) is in Chinese and English, and every
+    one the player asks for is there, the marks it draws (offered, on scene) among them."""
+    rows = table("REPLAY")
+    for key, words in rows.items():
+        assert len(words) >= 2 and all(words[:2]), f"REPLAY.{key} needs a Chinese and an English word"
+    player = (STATIC / "js" / "console-replay.js").read_text(encoding="utf-8")
+    used = set(re.findall(r"REPLAY\.(\w+)", player)) | {"offered", "on_scene"}
+    assert used - set(rows) == set(), f"labels.js REPLAY has no words for {sorted(used - set(rows))}"

@@ -12,6 +12,8 @@ export const state = {
   detail: null, // GET /incidents/{id}
   recommendation: null, // GET /incidents/{id}/recommendation, or {error}
   canDispatch: false,
+  canReplay: false,
+  replay: null, // the incident whose replay is on the map (console-replay.js), or null: the live view
 };
 
 // what a panel calls in another, set by console.js: select(id), reload() (the detail and the

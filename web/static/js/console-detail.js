@@ -8,9 +8,11 @@ import { ahead } from "./routes.js";
 import { $, act, hooks, showError, state, statusChip, tickAges, unitName } from "./console-common.js";
 import { renderQueue } from "./console-queue.js";
 import { renderRecommendation, renderSend, unitSelect } from "./console-recommend.js";
+import { closeReplay, replayButton } from "./console-replay.js";
 
 export async function select(id) {
   if (state.selected !== id) {
+    if (state.replay !== null) closeReplay(); // another incident: back to the live view first
     state.selected = id;
     state.detail = null;
     state.recommendation = null;
@@ -73,7 +75,7 @@ export function buildDetail() {
       el("h3", {}, bi(["派出其他空闲警力", "Send another available unit"])),
       el("div", { id: "d-send" })),
     el("section", { class: "card" },
-      el("h3", {}, bi(["处置时间线", "Timeline"])),
+      el("h3", { class: "with-action" }, bi(["处置时间线", "Timeline"]), state.map && state.canReplay ? replayButton(id) : null),
       el("ol", { id: "d-timeline", class: "timeline" })),
     el("section", { class: "card" },
       el("h3", {}, bi(["报警记录", "Calls"])),

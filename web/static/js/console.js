@@ -1,7 +1,8 @@
 // /console: the dispatcher's queue, the recommendation confirmed in one click, overrides, reassignments,
 // related calls, closing, the timeline, and alarms for timed-out offers and incidents nobody can serve.
 // This file wires the panels: console-queue.js, console-detail.js (the incident, its units, calls and
-// timeline), console-recommend.js (the recommendation and sending), console-alarms.js, the map, the feed.
+// timeline), console-recommend.js (the recommendation and sending), console-alarms.js, console-replay.js
+// (an incident played back on the map), the map, the feed.
 
 import { OpsFeed } from "./ops.js";
 import { UNSERVED } from "./statuses.js";
@@ -27,7 +28,7 @@ function setConn(conn) {
 
 function renderMap() {
   const { map, picture, selected, recommendation } = state;
-  if (!map) return;
+  if (!map || state.replay !== null) return; // a replay has the map: the live layers wait for its close
   const incident = selected !== null ? picture.incidents.get(selected) : null;
   const waiting = incident && UNSERVED.has(incident.status);
   const picks = waiting && recommendation && recommendation.picks ? recommendation.picks.map((p) => p.unit_id) : [];
@@ -78,6 +79,7 @@ async function main() {
     title: "调度台 · Dispatcher console",
   });
   state.canDispatch = claims.role === "dispatcher" || claims.role === "admin";
+  state.canReplay = ["dispatcher", "display", "admin"].includes(claims.role); // who may read a replay
   document.body.dataset.role = claims.role;
   whoami($("#who"), claims);
   $("#sound").addEventListener("click", () => {

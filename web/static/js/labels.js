@@ -108,6 +108,19 @@ export const EVENTS = {
   "case.overdue": ["事件逾期", "Case overdue"],
 };
 
+// the console's replay player (console-replay.js): its controls and the marks it puts on the map
+export const REPLAY = {
+  title: ["回放", "Replay"],
+  play: ["播放", "Play"],
+  pause: ["暂停", "Pause"],
+  speed: ["倍速", "Speed"],
+  close: ["关闭回放", "Close replay"],
+  time: ["回放时间", "Replay time"],
+  offered: ["派警", "Offered"],
+  on_scene: ["到场", "Arrived"],
+  empty: ["无定位记录", "No stored positions"],
+};
+
 // "中文 English" as two spans (styled by .zh / .en)
 export function bi(pair, fallback = "") {
   const [zh, en] = pair || [fallback, ""];
