@@ -66,10 +66,11 @@ def test_bench_smoke_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     assert figures["recommendation_roads"]["p99_ms"] is not None
     for report in ("response_by_category", "response_by_hour", "response_by_unit_kind", "offers_by_category"):
         assert figures[f"report_{report}"]["value"] is not None, report
-    # the known shape of the generated year: six categories, 24 hours, five unit kinds
-    assert figures["report_response_by_category"]["label"].endswith("(6 groups)")
-    assert figures["report_response_by_hour"]["label"].endswith("(24 groups)")
-    assert figures["report_response_by_unit_kind"]["label"].endswith("(5 groups)")
+    # the generated year's shape: its six categories and five unit kinds at least (the other sections'
+    # alerts add theirs), every hour of the day
+    groups = {k: int(figures[f"report_response_by_{k}"]["label"].rsplit("(", 1)[1].split()[0])
+              for k in ("category", "hour", "unit_kind")}  # fmt: skip
+    assert groups["category"] >= 6 and groups["unit_kind"] >= 5 and groups["hour"] == 24, groups
     assert results["machine"]["cpu_count"] and results["machine"]["python"]
     assert results["run"]["smoke"] is True
 
