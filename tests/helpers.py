@@ -1,11 +1,14 @@
-"""What most tests do with a running center: add a unit (optionally placed on the map), open a unit's
-or a screen's socket past its first frame, and wait for something to become true. Fixtures and the
-center itself live in conftest.py."""
+"""What most tests do with a running center: add a unit (optionally placed on the map), take a call,
+open a unit's or a screen's socket past its first frame, and wait for something to become true; and
+run the command line with a module missing. Fixtures and the center itself live in conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -39,6 +42,32 @@ async def add_unit(
             )
             assert fix.status_code == 200 and fix.json()["verdict"] == "ok", fix.text
     return unit_id
+
+
+async def post_alert(
+    center: Center, at: tuple[float, float], category: str = "robbery_in_progress"
+) -> dict[str, Any]:
+    """A call taker's 110 call at ``at``, accepted (202): the answer."""
+    async with center.client(Role.CALL_TAKER) as taker:
+        reply = await taker.post(
+            "/api/v1/alerts",
+            json={"channel": "110", "category": category, "location": {"lat": at[0], "lon": at[1]}},
+        )
+    assert reply.status_code == 202, reply.text
+    answer: dict[str, Any] = reply.json()
+    return answer
+
+
+def cli_without(module: str, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The command line in a child process where ``module`` cannot be imported (an install that left
+    an extra out), with only these DISPATCH_* variables."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")} | env
+    code = (
+        f"import sys; sys.modules[{module!r}] = None; from center.cli import main; sys.exit(main({argv!r}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], env=child_env, capture_output=True, text=True, timeout=60
+    )
 
 
 async def unit_socket(center: Center, unit_id: int, within_s: float = WAIT_S) -> Any:

@@ -30,7 +30,7 @@ from tests.conftest import (
     serving,
     wipe,
 )
-from tests.helpers import add_unit, unit_socket, wait_until
+from tests.helpers import add_unit, post_alert, unit_socket, wait_until
 from tests.test_realtime import ops
 from tests.test_up import wait_ready
 
@@ -63,13 +63,7 @@ async def test_an_alert_dispatched_moves_what_an_operator_watches(center: Center
 
     near = await add_unit(center, "P-NEAR", status="available", at=(SCENE[0] + 0.004, SCENE[1]))
     ws = await unit_socket(center, near)
-    async with center.client(Role.CALL_TAKER) as taker:
-        reply = await taker.post(
-            "/api/v1/alerts",
-            json={"channel": "110", "category": "robbery_in_progress",
-                  "location": {"lat": SCENE[0], "lon": SCENE[1]}},
-        )  # fmt: skip
-    assert reply.status_code == 202, reply.text
+    await post_alert(center, SCENE)
     offer = await receive_until(ws, lambda m: m.get("kind") == "assignment.offered")
     assert offer["unit_id"] == near
 

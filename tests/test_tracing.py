@@ -20,9 +20,8 @@ import redis.asyncio as aioredis
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from center.process_roles import Roles
-from core.roles import Role
 from tests.conftest import SECRET, Center, Stores, center_settings, free_port, receive_until, serving, wipe
-from tests.helpers import add_unit, unit_socket, wait_until
+from tests.helpers import add_unit, cli_without, post_alert, unit_socket, wait_until
 from tests.test_up import stop, wait_ready
 
 SCENE = (31.2350, 121.4750)
@@ -108,19 +107,13 @@ async def _one_alert(center: Center, found: Collector) -> tuple[int, dict[str, A
     once the offer's delivery was exported."""
     near = await add_unit(center, "P-TRACED", status="available", at=(SCENE[0] + 0.004, SCENE[1]))
     ws = await unit_socket(center, near)
-    async with center.client(Role.CALL_TAKER) as taker:
-        reply = await taker.post(
-            "/api/v1/alerts",
-            json={"channel": "110", "category": "robbery_in_progress",
-                  "location": {"lat": SCENE[0], "lon": SCENE[1]}},
-        )  # fmt: skip
-    assert reply.status_code == 202, reply.text
+    accepted = await post_alert(center, SCENE)
     offer = await receive_until(ws, lambda m: m.get("kind") == "assignment.offered", within_s=30)
     assert offer["unit_id"] == near
     assert not {"t", "trace", "traceparent"} & offer.keys()  # the context is not the unit's business
     await wait_until(lambda: found.named("offer.delivered"), within_s=30)
     await ws.close()
-    return int(reply.json()["alert_id"]), offer
+    return int(accepted["alert_id"]), offer
 
 
 def _the_trace(found: Collector, alert_id: int, offer: dict[str, Any]) -> dict[str, Span]:
@@ -213,30 +206,25 @@ async def test_tracing_is_off_by_default_and_the_queue_carries_no_context(
 ) -> None:
     found, _ = collector
     await wipe(stores)
-    async with serving(center_settings(stores, data_dir=tmp_path)) as center:
-        async with center.client(Role.CALL_TAKER) as taker:
-            reply = await taker.post(
-                "/api/v1/alerts",
-                json={"channel": "110", "category": "robbery_in_progress",
-                      "location": {"lat": SCENE[0], "lon": SCENE[1]}},
-            )  # fmt: skip
-        assert reply.status_code == 202, reply.text
+    # no dispatcher: the alert's queue entry stays there to be read
+    quiet = Roles(api=True, dispatch=False, scheduler=False)
+    async with serving(center_settings(stores, data_dir=tmp_path), quiet) as center:
+        accepted = await post_alert(center, SCENE)
         redis = aioredis.from_url(stores.redis_url)
         try:
             entries: Any = await redis.xrange("{alerts}:p1")
         finally:
             await redis.aclose()
+        assert [int(fields[b"alert"]) for _id, fields in entries] == [accepted["alert_id"]]
         assert all(b"trace" not in fields for _id, fields in entries)
     assert found.spans == []
 
 
 def test_tracing_asked_for_without_the_extra_is_refused_before_anything_starts() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
-    env |= {"DISPATCH_SECRET_KEY": SECRET, "DISPATCH_TRACING": "1"}
-    # the extra left out, simulated in a child process: its modules cannot be imported
-    code = ("import sys; sys.modules['opentelemetry.sdk.trace'] = None; from center.cli import main; "
-            "sys.exit(main(['up']))")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    # the extra left out: its modules cannot be imported
+    done = cli_without(
+        "opentelemetry.sdk.trace", ["up"], {"DISPATCH_SECRET_KEY": SECRET, "DISPATCH_TRACING": "1"}
+    )
     assert done.returncode == 2, done.stderr
     assert "pip install 'dispatch-center[tracing]'" in done.stderr
     assert "Traceback" not in done.stderr

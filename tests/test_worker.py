@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from tests.conftest import SECRET, Stores, free_port
+from tests.helpers import cli_without
 from tests.test_up import wait_ready
 
 
@@ -31,12 +32,8 @@ def test_a_worker_serves_its_health_and_says_what_it_runs(stores: Stores) -> Non
 
 def test_without_urls_or_embedded_servers_the_center_says_what_to_do() -> None:
     """The production image has no embedded servers: started without URLs it says so, no traceback."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
-    env |= {"DISPATCH_SECRET_KEY": SECRET}
-    # a module set to None cannot be imported: the image's situation, simulated in a child process
-    code = ("import sys; sys.modules['center.embedded'] = None; from center.cli import main; "
-            "sys.exit(main(['migrate']))")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    # the image's situation: the embedded servers' module cannot be imported
+    done = cli_without("center.embedded", ["migrate"], {"DISPATCH_SECRET_KEY": SECRET})
     assert done.returncode == 2, done.stderr
     assert "set DISPATCH_REDIS_URL and DISPATCH_DATABASE_URL" in done.stderr
     assert "Traceback" not in done.stderr
