@@ -7,7 +7,7 @@ from typing import Any
 
 from alerts.catalogue import Catalogue
 from core.db import Queryable
-from reports.period import GROUP_SQL, MAX_ROWS, Grouping, Period
+from reports.period import GROUP_SQL, MAX_ROWS, Grouping, Period, group_name
 from reports.response import PERIOD_SQL, case_categories
 from reports.table import Column, Measure, Table, rounded
 
@@ -33,8 +33,8 @@ select {group} as g,
        count(*) filter (where a.status = 'timed_out') as timed_out,
        count(*) filter (where a.status = 'cancelled') as cancelled,
        percentile_cont(array[0.5, 0.9]) within group
-           (order by extract(epoch from a.accepted_at - a.offered_at)) as accept_p,
-       max(extract(epoch from a.accepted_at - a.offered_at)) as accept_max,
+           (order by date_part('epoch', a.accepted_at - a.offered_at)) as accept_p,
+       max(date_part('epoch', a.accepted_at - a.offered_at)) as accept_max,
        $4::text as timezone
 from assignments a join incidents i on i.id = a.incident_id join units u on u.id = a.unit_id
 where {period} and a.offered_at >= $1
@@ -54,8 +54,8 @@ async def offers(
     for r in rows[:MAX_ROWS]:
         p = r["accept_p"] or [None, None]
         share = r["timed_out"] / r["offers"] if r["offers"] else None
-        raw = [r["g"], r["offers"], r["accepted"], r["declined"], r["timed_out"], r["cancelled"], p[0], p[1],
-               r["accept_max"], share]  # fmt: skip
+        raw = [group_name(grouping, r["g"]), r["offers"], r["accepted"], r["declined"], r["timed_out"],
+               r["cancelled"], p[0], p[1], r["accept_max"], share]  # fmt: skip
         out.append([rounded(v, c.measure) for v, c in zip(raw, COLUMNS, strict=True)])
     about = {**period.as_json(), "by": grouping.value, "timezone": timezone}
     return Table("offers", COLUMNS, out, about, truncated=len(rows) > MAX_ROWS)

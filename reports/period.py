@@ -6,8 +6,9 @@ client sends reaches the statement's text."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from core.errors import Invalid
 
@@ -25,16 +26,27 @@ class Grouping(StrEnum):
     UNIT_KIND = "unit_kind"
 
 
-# each grouping's key over incidents `i` (and, for unit kinds, units `u`); $tz is the time zone
+# each grouping's key over incidents `i` (and, for unit kinds, units `u`); $tz is the time zone. Keys are
+# numbers, dates or bytewise-ordered text: a year's rows are sorted by them, and a locale's collation
+# or a formatted string per row would cost more than the report itself
 GROUP_SQL: dict[Grouping, str] = {
     Grouping.ALL: "'all'",
-    Grouping.CATEGORY: "i.category",
-    Grouping.PRIORITY: "i.priority::text",
-    Grouping.ZONE: "coalesce(i.zone, '')",
-    Grouping.HOUR: "lpad(extract(hour from i.received_at at time zone $tz)::int::text, 2, '0')",
-    Grouping.DAY: "to_char(i.received_at at time zone $tz, 'YYYY-MM-DD')",
-    Grouping.UNIT_KIND: "u.kind",
+    Grouping.CATEGORY: 'i.category collate "C"',
+    Grouping.PRIORITY: "i.priority",
+    Grouping.ZONE: "coalesce(i.zone, '') collate \"C\"",
+    Grouping.HOUR: "extract(hour from i.received_at at time zone $tz)::int",
+    Grouping.DAY: "(i.received_at at time zone $tz)::date",
+    Grouping.UNIT_KIND: 'u.kind collate "C"',
 }
+
+
+def group_name(grouping: Grouping, key: Any) -> str:
+    """A row's group as the report shows it: the hour as "07", the day as "2026-12-04", the rest as is."""
+    if grouping is Grouping.HOUR:
+        return f"{int(key):02d}"
+    if isinstance(key, date):
+        return key.isoformat()
+    return str(key)
 
 
 @dataclass(frozen=True, slots=True)

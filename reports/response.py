@@ -11,7 +11,7 @@ from typing import Any
 
 from alerts.catalogue import Catalogue
 from core.db import Queryable
-from reports.period import GROUP_SQL, MAX_ROWS, Grouping, Period
+from reports.period import GROUP_SQL, MAX_ROWS, Grouping, Period, group_name
 from reports.table import Column, Measure, Table, rounded
 
 # the "1-3-5" rule for urgent calls: moving within 1 minute, on scene within 3 and within 5 minutes
@@ -44,58 +44,63 @@ COLUMNS = (
 
 # one row per incident (per incident and unit kind), its times in seconds from the call
 _PER_INCIDENT = """
-    select {group} as g, i.priority, i.category,
-           extract(epoch from i.dispatched_at - i.received_at) as dispatch_s,
-           extract(epoch from i.acknowledged_at - i.received_at) as ack_s,
-           extract(epoch from i.en_route_at - i.received_at) as move_s,
-           extract(epoch from i.on_scene_at - i.received_at) as arrive_s, i.id
+    select {group} as g, i.priority, array_position($4::text[], i.category) as k,
+           date_part('epoch', i.dispatched_at - i.received_at) as dispatch_s,
+           date_part('epoch', i.acknowledged_at - i.received_at) as ack_s,
+           date_part('epoch', i.en_route_at - i.received_at) as move_s,
+           date_part('epoch', i.on_scene_at - i.received_at) as arrive_s, i.id
     from incidents i
     where {period}"""
 _PER_INCIDENT_AND_KIND = """
-    select {group} as g, i.priority, i.category,
-           extract(epoch from min(a.offered_at) - i.received_at) as dispatch_s,
-           extract(epoch from min(a.accepted_at) - i.received_at) as ack_s,
-           extract(epoch from min(a.en_route_at) - i.received_at) as move_s,
-           extract(epoch from min(a.on_scene_at) - i.received_at) as arrive_s, i.id
+    select {group} as g, i.priority, array_position($4::text[], i.category) as k,
+           date_part('epoch', min(a.offered_at) - i.received_at) as dispatch_s,
+           date_part('epoch', min(a.accepted_at) - i.received_at) as ack_s,
+           date_part('epoch', min(a.en_route_at) - i.received_at) as move_s,
+           date_part('epoch', min(a.on_scene_at) - i.received_at) as arrive_s, i.id
     from incidents i join assignments a on a.incident_id = i.id join units u on u.id = a.unit_id
     where {period} and a.offered_at >= $1
     group by i.id, u.kind"""
 PERIOD_SQL = ("i.received_at >= $1 and i.received_at < $2 and i.merged_into is null "
               "and i.category <> all($3::text[])")  # fmt: skip
 
+# what each incident meets is decided per row, where parallel workers do it; the aggregate over a
+# year's rows (in one process) only counts
 _REPORT = """
-with rows as ({rows}),
-targets as (select * from unnest($4::text[], $5::float8[], $6::float8[])
-            as t(category, dispatch_s, arrive_s)),
-waited as (select distinct incident_id as id from events
-           where kind = 'incident.pending' and at >= $1 and incident_id is not null)
-select r.g,
+with waited as (select distinct incident_id as id from events
+                where kind = 'incident.pending' and at >= $1 and incident_id is not null),
+facts as (
+    select r.g, r.dispatch_s, r.ack_s, r.arrive_s, r.k is not null as targeted,
+           r.dispatch_s <= ($5::float8[])[r.k] as dispatch_ok, r.arrive_s <= ($6::float8[])[r.k] as arrive_ok,
+           r.priority = any($7::int[]) as urgent, r.move_s <= $8 as moving_ok,
+           r.arrive_s <= $9 as scene_a, r.arrive_s <= $10 as scene_b, r.arrive_s is null as unreached,
+           w.id is not null as waited
+    from ({rows}) r left join waited w on w.id = r.id
+)
+select g,
        count(*) as incidents,
-       percentile_cont(array[0.5, 0.9]) within group (order by r.dispatch_s) as dispatch_p,
-       max(r.dispatch_s) as dispatch_max,
-       percentile_cont(array[0.5, 0.9]) within group (order by r.ack_s) as ack_p,
-       max(r.ack_s) as ack_max,
-       percentile_cont(array[0.5, 0.9]) within group (order by r.arrive_s) as arrive_p,
-       max(r.arrive_s) as arrive_max,
-       count(*) filter (where r.dispatch_s <= t.dispatch_s)::float8
-           / nullif(count(t.dispatch_s), 0) as dispatch_in_target,
-       count(*) filter (where r.arrive_s <= t.arrive_s)::float8
-           / nullif(count(t.arrive_s), 0) as arrive_in_target,
-       count(*) filter (where r.priority = any($7::int[])) as urgent,
-       count(*) filter (where r.priority = any($7::int[]) and r.move_s <= $8)::float8
-           / nullif(count(*) filter (where r.priority = any($7::int[])), 0) as urgent_moving,
-       count(*) filter (where r.priority = any($7::int[]) and r.arrive_s <= $9)::float8
-           / nullif(count(*) filter (where r.priority = any($7::int[])), 0) as urgent_scene_a,
-       count(*) filter (where r.priority = any($7::int[]) and r.arrive_s <= $10)::float8
-           / nullif(count(*) filter (where r.priority = any($7::int[])), 0) as urgent_scene_b,
-       count(*) filter (where r.arrive_s is null) as unreached,
-       count(w.id) as went_pending,
+       percentile_cont(array[0.5, 0.9]) within group (order by dispatch_s) as dispatch_p,
+       max(dispatch_s) as dispatch_max,
+       percentile_cont(array[0.5, 0.9]) within group (order by ack_s) as ack_p,
+       max(ack_s) as ack_max,
+       percentile_cont(array[0.5, 0.9]) within group (order by arrive_s) as arrive_p,
+       max(arrive_s) as arrive_max,
+       count(*) filter (where dispatch_ok)::float8 / nullif(count(*) filter (where targeted), 0)
+           as dispatch_in_target,
+       count(*) filter (where arrive_ok)::float8 / nullif(count(*) filter (where targeted), 0)
+           as arrive_in_target,
+       count(*) filter (where urgent) as urgent,
+       count(*) filter (where urgent and moving_ok)::float8 / nullif(count(*) filter (where urgent), 0)
+           as urgent_moving,
+       count(*) filter (where urgent and scene_a)::float8 / nullif(count(*) filter (where urgent), 0)
+           as urgent_scene_a,
+       count(*) filter (where urgent and scene_b)::float8 / nullif(count(*) filter (where urgent), 0)
+           as urgent_scene_b,
+       count(*) filter (where unreached) as unreached,
+       count(*) filter (where waited) as went_pending,
        $11::text as timezone
-from rows r
-left join targets t on t.category = r.category
-left join waited w on w.id = r.id
-group by r.g
-order by r.g
+from facts
+group by g
+order by g
 limit $12"""
 
 
@@ -124,9 +129,9 @@ async def response_times(
     out: list[list[Any]] = []
     for r in rows[:MAX_ROWS]:
         d, a, s = r["dispatch_p"] or [None, None], r["ack_p"] or [None, None], r["arrive_p"] or [None, None]
-        raw = [r["g"], r["incidents"], d[0], d[1], r["dispatch_max"], a[0], a[1], r["ack_max"], s[0], s[1],
-               r["arrive_max"], r["dispatch_in_target"], r["arrive_in_target"], r["urgent"],
-               r["urgent_moving"], r["urgent_scene_a"], r["urgent_scene_b"], r["unreached"],
+        raw = [group_name(grouping, r["g"]), r["incidents"], d[0], d[1], r["dispatch_max"], a[0], a[1],
+               r["ack_max"], s[0], s[1], r["arrive_max"], r["dispatch_in_target"], r["arrive_in_target"],
+               r["urgent"], r["urgent_moving"], r["urgent_scene_a"], r["urgent_scene_b"], r["unreached"],
                r["went_pending"]]  # fmt: skip
         out.append([rounded(v, c.measure) for v, c in zip(raw, COLUMNS, strict=True)])
     about = {
