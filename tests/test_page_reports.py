@@ -21,7 +21,7 @@ import asyncpg
 import orjson
 import pytest
 from openpyxl import load_workbook
-from playwright.async_api import Browser, Download, Page, expect
+from playwright.async_api import Browser, Download, Page, Route, expect
 
 from alerts.catalogue import load_catalogue
 from center.connections import open_pool
@@ -247,3 +247,56 @@ async def test_the_centers_refusal_of_a_period_is_shown(browser: Browser, center
         await expect(failed).to_contain_text("422 until: must be after since", timeout=SEEN)
         await expect(page.locator("#offers .error-box")).to_contain_text("422")
         assert [e for e in seen.errors if "status of 422" not in e] == []
+
+
+async def test_presets_are_whole_days_on_the_centers_clock(browser: Browser, center: Center) -> None:
+    """The presets fill from/until with local midnights of the center's zone, in a browser whose own
+    clock is in another zone; the arithmetic holds across a change of summer time and a year's end."""
+    zone = ZoneInfo(center.settings.timezone)
+    days = {datetime.now(zone).date()}
+    async with opened(browser, center, "/reports", DESK, center.token(Role.DISPLAY),
+                      timezone_id="America/New_York") as seen:  # fmt: skip
+        page = seen.page
+        await expect(page.locator("#response")).to_have_attribute("data-state", "shown", timeout=SEEN)
+        await page.get_by_role("button", name="Yesterday").click()
+        await expect(page.locator("#response")).to_have_attribute("data-state", "shown", timeout=SEEN)
+        days.add(datetime.now(zone).date())  # a midnight passed meanwhile: either day is right
+        since, until = await page.locator("#since").input_value(), await page.locator("#until").input_value()
+        expected = [(f"{d - timedelta(days=1)}T00:00", f"{d}T00:00") for d in days]
+        assert (since, until) in expected, expected
+        await expect(page.locator("#response .period-shown")).to_contain_text(f"{since[:10]} 00:00")
+        got = await page.evaluate(
+            """async () => { const p = await import("/static/js/reports-period.js");
+                 return [p.instant({ y: 2026, m: 3, d: 8 }, "America/New_York"),
+                         p.instant({ y: 2026, m: 3, d: 9 }, "America/New_York"),
+                         p.presetPeriod("month", Date.UTC(2026, 11, 31, 20), "Asia/Shanghai"),
+                         p.presetPeriod("last7", Date.UTC(2026, 2, 1, 12), "Asia/Shanghai")]; }"""
+        )  # fmt: skip
+
+    def ms(y: int, m: int, d: int, tz: str) -> float:
+        return datetime(y, m, d, tzinfo=ZoneInfo(tz)).timestamp() * 1000
+
+    assert got[0] == ms(2026, 3, 8, tz="America/New_York")  # still winter time (-05:00)
+    assert got[1] == ms(2026, 3, 9, tz="America/New_York")  # summer time (-04:00): a 23-hour day before
+    assert got[1] - got[0] == 23 * 3600 * 1000
+    assert got[2] == [ms(2027, 1, 1, tz="Asia/Shanghai"), ms(2027, 2, 1, tz="Asia/Shanghai")]
+    assert got[3] == [ms(2026, 2, 23, tz="Asia/Shanghai"), ms(2026, 3, 2, tz="Asia/Shanghai")]
+
+
+async def test_a_truncated_table_says_so(browser: Browser, center: Center, history: History) -> None:
+    """More groups than a table holds (1,000) cannot be made quickly, so the center's answer is marked
+    truncated on its way to the page: the page must say so above that table only."""
+
+    async def truncated(route: Route) -> None:
+        reply = await route.fetch()
+        await route.fulfill(response=reply, json=await reply.json() | {"truncated": True})
+
+    async with opened(browser, center, "/reports", DESK, center.token(Role.DISPATCHER)) as seen:
+        page = seen.page
+        await page.route(re.compile(r"/api/v1/reports/offers\?"), truncated)
+        await show(page, center, history, "zone")
+        await expect(page.locator("#offers .truncated")).to_contain_text("the rest are left out")
+        await expect(page.locator("#response .truncated")).to_have_count(0)
+        no_zone = page.locator('#offers tr[data-group=""] td[data-key="group"]')  # calls taken for no zone
+        await expect(no_zone).to_contain_text("no zone")
+        seen.assert_stayed_home()

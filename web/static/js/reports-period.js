@@ -46,7 +46,7 @@ export const PRESETS = ["today", "yesterday", "last7", "month", "last30"];
 // [since, until) of a preset as epoch ms, at `now` (epoch ms) on the clocks of `zone`
 export function presetPeriod(name, now, zone) {
   const today = wallClock(now, zone);
-  const day = (date) => instant(date, zone);
+  const day = ({ y, m, d }) => instant({ y, m, d }, zone); // midnight: not the hour `today` was read at
   switch (name) {
     case "today": return [day(today), day(addDays(today, 1))];
     case "yesterday": return [day(addDays(today, -1)), day(today)];
