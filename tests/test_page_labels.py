@@ -117,3 +117,15 @@ def test_the_replay_player_has_both_words_for_what_it_shows() -> None:
     player = (STATIC / "js" / "console-replay.js").read_text(encoding="utf-8")
     used = set(re.findall(r"REPLAY\.(\w+)", player)) | {"offered", "on_scene"}
     assert used - set(rows) == set(), f"labels.js REPLAY has no words for {sorted(used - set(rows))}"
+
+
+def test_the_reports_page_has_both_words_for_what_it_shows() -> None:
+    """Every word of the reports page (the REPORTS table) is in Chinese and English, and every one its
+    scripts ask for is there; the figures' own names come from the report tables' columns."""
+    rows = table("REPORTS")
+    for key, words in rows.items():
+        assert len(words) >= 2 and all(words[:2]), f"REPORTS.{key} needs a Chinese and an English word"
+    scripts = "".join(p.read_text(encoding="utf-8") for p in sorted((STATIC / "js").glob("reports*.js")))
+    used = set(re.findall(r"REPORTS\.(\w+)", scripts))
+    assert "today" in rows and used, "the scan works"
+    assert used - set(rows) == set(), f"labels.js REPORTS has no words for {sorted(used - set(rows))}"

@@ -110,6 +110,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/wall"): PUBLIC,
     ("GET", "/console"): PUBLIC,
     ("GET", "/unit"): PUBLIC,
+    ("GET", "/reports"): PUBLIC,  # its figures come from /api/v1/reports/* (REPORT_READERS)
     ("MOUNT", "/static/vendor/leaflet"): PUBLIC,
     ("MOUNT", "/static/vendor/leaflet.heat"): PUBLIC,
     ("MOUNT", "/static/vendor/chart.js"): PUBLIC,

@@ -1,4 +1,5 @@
-"""The pages: ``/wall`` (the big screen), ``/console`` (dispatchers) and ``/unit`` (a unit's phone).
+"""The pages: ``/wall`` (the big screen), ``/console`` (dispatchers), ``/unit`` (a unit's phone) and
+``/reports`` (leadership's figures and the shift reports).
 
 Plain HTML, CSS and JavaScript modules under ``web/static/`` with no build step. The map library, its
 heat layer, the reports' charts and the API's ``/docs`` page (Swagger UI) come from npm
@@ -36,7 +37,7 @@ NODE_MODULES = STATIC / "node_modules"
 VENDOR = {"leaflet": "leaflet/dist", "leaflet.heat": "leaflet.heat/dist", "chart.js": "chart.js/dist",
           "swagger-ui": "swagger-ui-dist"}  # fmt: skip
 SWAGGER = "/static/vendor/swagger-ui"
-PAGES = ("wall", "console", "unit")
+PAGES = ("wall", "console", "unit", "reports")
 CONFIG_MARK = "{{CONFIG}}"
 
 
@@ -104,9 +105,11 @@ def _template(name: str) -> str:
 
 
 def page_config(svc: Services, settings: PageSettings) -> dict[str, Any]:
-    """Labels and figures every page needs: unit kinds, categories, the map's tiles, the statuses."""
+    """Labels and figures every page needs: unit kinds, categories, the map's tiles, the statuses, and the
+    time zone the center counts days and shifts in (the reports' periods are picked in it)."""
     return {
         "statuses": statuses(),
+        "timezone": svc.timezone,
         "tile_url": settings.tile_url,
         "tile_attribution": settings.tile_attribution,
         "streets": svc.streets is not None,  # the center serves its road network's streets
