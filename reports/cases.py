@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cases.status import RUNNING
 from core.db import Queryable
 from reports.period import MAX_ROWS, Period
 from reports.table import Column, Measure, Table
@@ -21,6 +22,9 @@ COLUMNS = (
     Column("overdue_open_at_end", "期末超期未结", "Overdue, open at the end", N),
 )
 KINDS = ("case.opened", "case.resolved", "case.escalated", "case.overdue")
+# a case is overdue only while someone still has to act on it: not once resolved, verified, closed or
+# returned (the shift report lists the same cases)
+RUNNING_CASES = sorted(s.value for s in RUNNING)
 LEVEL_ORDER = "array_position(array['community', 'town', 'county'], level)"
 
 _REPORT = f"""
@@ -40,7 +44,7 @@ late as (
     select level, town, count(*) as overdue_open_at_end from grid_cases
     where opened_at < $2 and (closed_at is null or closed_at >= $2)
       and (overdue_at < $2 or deadline < $2)
-      and status not in ('resolved', 'verified')
+      and status = any($5::text[])
     group by level, town
 )
 select level, town, coalesce(opened, 0) as opened, coalesce(resolved, 0) as resolved,
@@ -52,6 +56,6 @@ limit $4"""
 
 
 async def grid_cases(conn: Queryable, period: Period) -> Table:
-    rows = await conn.fetch(_REPORT, period.since, period.until, list(KINDS), MAX_ROWS + 1)
+    rows = await conn.fetch(_REPORT, period.since, period.until, list(KINDS), MAX_ROWS + 1, RUNNING_CASES)
     out: list[list[Any]] = [[r[c.key] for c in COLUMNS] for r in rows[:MAX_ROWS]]
     return Table("cases", COLUMNS, out, period.as_json(), truncated=len(rows) > MAX_ROWS)

@@ -19,7 +19,7 @@ import orjson
 from alerts.catalogue import Catalogue
 from core.db import Queryable
 from core.errors import NotFound
-from reports.cases import grid_cases
+from reports.cases import RUNNING_CASES, grid_cases
 from reports.offers import offers
 from reports.period import Grouping, Period
 from reports.response import case_categories, response_times
@@ -45,12 +45,12 @@ limit $4"""
 _OVERDUE = """
 select id, town, community, level, category, deadline, opened_at from grid_cases
 where opened_at < $1 and (closed_at is null or closed_at >= $1) and deadline < $1
-  and status not in ('resolved', 'verified', 'closed', 'returned')
+  and status = any($3::text[])
 order by deadline limit $2"""
 _OVERDUE_BY_TOWN = """
 select town, count(*) as n from grid_cases
 where opened_at < $1 and (closed_at is null or closed_at >= $1) and deadline < $1
-  and status not in ('resolved', 'verified', 'closed', 'returned')
+  and status = any($2::text[])
 group by town order by town"""
 
 # units on duty whose last fix before the shift's end was older than their kind allows
@@ -128,8 +128,8 @@ class ShiftBook:
         offered = (await offers(conn, self.catalogue, period, Grouping.ALL, self.timezone)).as_json()
         cases = (await grid_cases(conn, period)).as_json()
         worst = await conn.fetch(_WORST, start, end, case_categories(self.catalogue), WORST)
-        overdue = await conn.fetch(_OVERDUE, end, WORST)
-        overdue_by_town = await conn.fetch(_OVERDUE_BY_TOWN, end)
+        overdue = await conn.fetch(_OVERDUE, end, WORST, RUNNING_CASES)
+        overdue_by_town = await conn.fetch(_OVERDUE_BY_TOWN, end, RUNNING_CASES)
         codes = sorted(self.kinds)
         stale = await conn.fetch(_STALE, end, codes, [float(self.kinds[k].stale_after_s) for k in codes], 500)
         total = response["rows"][0] if response["rows"] else {}

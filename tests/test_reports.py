@@ -132,17 +132,23 @@ async def test_grid_cases_per_level_and_town(
         START - timedelta(days=1),
         orjson.dumps({"level": "community", "town": "T1"}).decode(),
     )  # before: not counted
-    alert = await db.fetchval(
-        """insert into alerts (channel, category, priority, lat, lon, orig_lat, orig_lon, reported_by)
-           values ('grid', 'safety_hazard', 3, 31, 121, 31, 121, 'gw') returning id"""
-    )
     incident = await db.fetchval("select max(id) from incidents")
-    await db.execute(
-        """insert into grid_cases (alert_id, incident_id, category, status, level, town, community,
-               reported_by, opened_at, level_started_at, deadline)
-           values ($1, $2, 'safety_hazard', 'reported', 'town', 'T1', 'T1/C1', 'gw', $3, $3, $4)""",
-        alert, incident, START + timedelta(days=1), START + timedelta(days=3),
-    )  # fmt: skip
+
+    async def case(status: str) -> None:
+        """A grid case of town T1 opened on the period's second day, its deadline passed on the fourth."""
+        alert = await db.fetchval(
+            """insert into alerts (channel, category, priority, lat, lon, orig_lat, orig_lon, reported_by)
+               values ('grid', 'safety_hazard', 3, 31, 121, 31, 121, 'gw') returning id"""
+        )
+        await db.execute(
+            """insert into grid_cases (alert_id, incident_id, category, status, level, town, community,
+                   reported_by, opened_at, level_started_at, deadline)
+               values ($1, $2, 'safety_hazard', $3, 'town', 'T1', 'T1/C1', 'gw', $4, $4, $5)""",
+            alert, incident, status, START + timedelta(days=1), START + timedelta(days=3),
+        )  # fmt: skip
+
+    await case("reported")
+    await case("resolved")  # waiting for its verification: past the deadline, yet nobody is late
     body = (await report(center, "cases", history)).json()
     rows = {(r["level"], r["town"]): r for r in body["rows"]}
     assert rows[("community", "T1")] | {} == {
