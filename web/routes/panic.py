@@ -17,7 +17,7 @@ from core.tokens import Principal
 from realtime.wire import UNAVAILABLE
 from units.live import Fix
 from web.answers.units import PanicOut
-from web.auth import ServicesDep, principal
+from web.auth import ServicesDep, allow, principal
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 
@@ -44,7 +44,20 @@ def _for_the_unit(who: Principal, unit_id: int, dispatcher: bool = False) -> Non
         raise HTTPException(403, "a unit may only raise or cancel its own panic")
 
 
-Caller = Annotated[Principal, Depends(principal)]
+async def _raiser(unit_id: PathId, who: Annotated[Principal, Depends(principal)]) -> Principal:
+    _for_the_unit(who, unit_id)
+    return who
+
+
+async def _canceller(unit_id: PathId, who: Annotated[Principal, Depends(principal)]) -> Principal:
+    _for_the_unit(who, unit_id, dispatcher=True)
+    return who
+
+
+# dependencies, so that the role is checked before the body is
+Raiser = Annotated[Principal, Depends(_raiser)]
+Canceller = Annotated[Principal, Depends(_canceller)]
+Dispatcher = Annotated[Principal, Depends(allow(Role.DISPATCHER))]
 
 
 @router.post(
@@ -54,11 +67,10 @@ Caller = Annotated[Principal, Depends(principal)]
     responses={200: {"model": PanicOut, "description": "the unit's panic was open already"}},
 )
 async def raise_panic(
-    unit_id: PathId, svc: ServicesDep, who: Caller, response: Response, body: PanicIn | None = None
+    unit_id: PathId, svc: ServicesDep, who: Raiser, response: Response, body: PanicIn | None = None
 ) -> dict[str, Any]:  # fmt: skip
     """The unit needs help: a priority-1 incident at its position, its own service's nearest units
     offered at once; a second press while it is open returns the open one (200)."""
-    _for_the_unit(who, unit_id)
     at = None
     if body is not None and (body.lat is None) != (body.lon is None):
         raise HTTPException(422, "lat and lon come together, or neither")
@@ -75,19 +87,18 @@ async def raise_panic(
 
 
 @router.post("/{unit_id}/panic/acknowledge", response_model=PanicOut)
-async def acknowledge_panic(unit_id: PathId, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+async def acknowledge_panic(unit_id: PathId, svc: ServicesDep, who: Dispatcher) -> dict[str, Any]:
     """A dispatcher has the panic: the unit is told, and its page sends positions at its usual rate."""
-    if who.role not in (Role.DISPATCHER, Role.ADMIN):
-        raise HTTPException(403, f"role {who.role.value} may not do this")
     panic, events = await svc.panics.acknowledge(unit_id, who.actor)
     await svc.feed.publish(events)
     return panic.as_json()
 
 
 @router.post("/{unit_id}/panic/cancel", response_model=PanicOut)
-async def cancel_panic(unit_id: PathId, body: CancelPanicIn, svc: ServicesDep, who: Caller) -> dict[str, Any]:
+async def cancel_panic(
+    unit_id: PathId, body: CancelPanicIn, svc: ServicesDep, who: Canceller
+) -> dict[str, Any]:
     """End the panic (confirm: true); its incident stays open for a dispatcher to close."""
-    _for_the_unit(who, unit_id, dispatcher=True)
     panic, events = await svc.panics.cancel(unit_id, who.actor, body.confirm)
     await svc.feed.publish(events)
     return panic.as_json()
