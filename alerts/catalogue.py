@@ -67,6 +67,8 @@ class Category:
     emergency: bool = False
     # working days each escalation level has for a grid case (community, town); None: the defaults
     case_limit_days: tuple[int, ...] | None = None
+    # a unit's own emergency: the plan sends units of the raising unit's agency (dispatch/own_service.py)
+    own_service: bool = False
 
     @property
     def opens_case(self) -> bool:
@@ -98,7 +100,7 @@ _REQUIRED = frozenset(
         "duplicate_window_s",
     }
 )
-_OPTIONAL = frozenset({"plan", "targets", "related", "emergency", "case_limit_days"})
+_OPTIONAL = frozenset({"plan", "targets", "related", "emergency", "case_limit_days", "own_service"})
 _PLAN_KEYS = frozenset({"kinds", "count", "tiers", "capabilities"})
 _TARGET_KEYS = frozenset({"dispatch_s", "arrive_s"})
 
@@ -280,6 +282,9 @@ def _parse_category(
         f.fail("plan", "must list at least one unit: only non-emergency grid categories may send nobody")
     if not plan and auto_dispatch:
         f.fail("auto_dispatch", "cannot be true with an empty plan: there is nothing to send")
+    own_service = f.flag("own_service")
+    if own_service and grid_only:
+        f.fail("own_service", "a unit's own emergency is dispatched: not a grid-only category")
 
     if "targets" in f.raw:
         targets = _parse_targets(f, f.raw["targets"], "targets")
@@ -313,6 +318,7 @@ def _parse_category(
         related=frozenset(related),
         emergency=emergency,
         case_limit_days=limits,
+        own_service=own_service,
     )
 
 

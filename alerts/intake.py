@@ -23,6 +23,7 @@ from alerts.incidents import IncidentStatus
 from alerts.queue import AlertQueue
 from core import tracing
 from core.bounds import MAX_LAT, MAX_LON
+from core.db import Queryable
 from core.errors import Conflict, Invalid
 from core.eventlog import Event
 from core.feed import PRIVATE
@@ -120,6 +121,17 @@ class Intake:
             return accepted, events
 
     async def _accept(self, new: NewAlert, actor: str) -> tuple[Accepted, list[dict[str, Any]]]:
+        accepted, events = await self.store_in(self._pool, new, actor)
+        if events:
+            await self.queue(accepted)
+        return accepted, events
+
+    async def store_in(
+        self, db: Queryable, new: NewAlert, actor: str, link: bool = True
+    ) -> tuple[Accepted, list[dict[str, Any]]]:
+        """Store one alert (in the caller's transaction, when ``db`` is a connection in one) without
+        queueing it: the caller queues it after its commit (``queue``), or the reconciler does.
+        ``link`` false: always a new incident, never linked to a related open one."""
         category = self.category(new)
         priority = new.priority or category.priority
         lat, lon = wgs84_location(new)
@@ -130,12 +142,12 @@ class Intake:
         event_data = {"category": category.code, "priority": priority, "lat": lat, "lon": lon,
                       "address": new.address, "channel": new.channel.value}  # fmt: skip
         # one statement, one round trip: alert, incident or link, and event commit together
-        row = await self._pool.fetchrow(
+        row = await db.fetchrow(
             "select * from accept_alert($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,"
             "$19,$20,$21)",
             new.channel.value, category.code, priority, lat, lon, new.lat, new.lon, new.coord_system.value,
             new.address, new.description, new.caller_phone, new.caller_name, new.source_call_id, key,
-            digest, actor, new.zone, sorted(category.related), category.duplicate_window_s,
+            digest, actor, new.zone, sorted(category.related) if link else [], category.duplicate_window_s,
             category.duplicate_radius_m, event_data,
         )  # fmt: skip
         assert row is not None
@@ -154,11 +166,11 @@ class Intake:
             )  # fmt: skip
             # caller data travels on the live feed (for dispatchers' screens) but not in the event log
             private = {"caller_phone": new.caller_phone, "caller_name": new.caller_name}
-            await self._queue_it(accepted)
             return accepted, [event.as_json() | {PRIVATE: private}]
         return accepted, []
 
-    async def _queue_it(self, accepted: Accepted) -> None:
+    async def queue(self, accepted: Accepted) -> None:
+        """Queue a stored alert for the dispatchers."""
         # The alert is safe in PostgreSQL; if Redis fails now, the reconciler queues it later.
         try:
             trace = tracing.current()  # the intake's span, continued by the dispatcher

@@ -18,6 +18,7 @@ from accounts.users import UserStore
 from alerts.attachments import AttachmentStore
 from alerts.catalogue import Catalogue, load_catalogue
 from alerts.intake import Intake
+from alerts.panic import Panics
 from alerts.queue import AlertQueue
 from alerts.related import Related
 from cases.casebook import CaseBook, Clock, system_clock
@@ -167,7 +168,7 @@ async def running_center(
         cases = CaseBook(pool, catalogue, calendar, clock)
         offers = Offers(pool, roster, live)
         candidates = Candidates(live, kinds)
-        dispatcher = Dispatcher(pool, offers, candidates, catalogue, travel, cases)
+        dispatcher = Dispatcher(pool, offers, candidates, catalogue, travel, cases, kinds)
         pending = PendingList(pool, dispatcher, offers, candidates, catalogue, travel)
         lifecycle = Lifecycle(pool, roster, dispatcher, pending, catalogue)
         hub = Hub(feed)
@@ -206,9 +207,11 @@ async def running_center(
             store_gauges.sample_pools(pool, redis)  # this process's own, as of now
             return await store_gauges.read(pool, queue, kinds)
 
+        intake = Intake(pool, catalogue, queue)
         yield Services(
             pool=pool, redis=redis, signer=TokenSigner(settings.secret(), settings.token_ttl_s),
-            catalogue=catalogue, kinds=kinds, intake=Intake(pool, catalogue, queue), roster=roster,
+            catalogue=catalogue, kinds=kinds, intake=intake, roster=roster,
+            panics=Panics(pool, intake, roster, live),
             related=Related(pool, queue), cases=cases,
             attachments=AttachmentStore(pool, settings.attachments_dir()),
             live=live, positions=positions, dispatcher=dispatcher, lifecycle=lifecycle, feed=feed, hub=hub,

@@ -9,7 +9,7 @@ in the transaction that records what was done with it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +35,11 @@ from dispatch.decisions import (
     waiting_status,
 )
 from dispatch.offers import Claims, Offers
+from dispatch.own_service import IncidentPlan, plan_for
 from dispatch.recommend import Recommendation, Scene, ShortfallCode, recommend
 from dispatch.routes import with_routes
 from dispatch.travel import TravelModel
+from units.kinds import UnitKind
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,10 @@ class Outcome:
 class Dispatcher:
     def __init__(
         self, pool: asyncpg.Pool, offers: Offers, candidates: Candidates, catalogue: Catalogue,
-        travel: TravelModel, cases: CaseBook | None = None,
+        travel: TravelModel, cases: CaseBook | None = None, kinds: Mapping[str, UnitKind] | None = None,
     ) -> None:  # fmt: skip
         self.pool = pool
+        self.kinds: Mapping[str, UnitKind] = kinds or {}
         self.offers = offers
         self.candidates = candidates
         self.catalogue = catalogue
@@ -167,11 +170,11 @@ class Dispatcher:
         incident, already read by the caller; ``db``: the caller's transaction, if it has one."""
         db = db or self.pool
         incident = known or await incidents.get(db, incident_id)
-        plan = tuple(self.catalogue.get(incident.category).plan)
-        skip: frozenset[int] = frozenset()
+        planned = await self.plan_of(db, incident)
+        plan, skip = planned.items, planned.exclude
         if remaining:
             lacking = plan_lacks(plan, await on_incident(db, incident_id))
-            plan, skip = lacking.plan, lacking.skip
+            plan, skip = lacking.plan, skip | lacking.skip
         candidates = await self.candidates.near(
             {k for item in plan for k in item.kinds}, incident.lat, incident.lon,
             want=max(sum(item.count for item in plan), self.travel.candidate_pool) + len(skip),
@@ -179,6 +182,19 @@ class Dispatcher:
         )  # fmt: skip
         scene = Scene(incident.lat, incident.lon, incident.priority, incident.zone)
         return with_routes(recommend(scene, plan, candidates, self.travel), candidates, scene, self.travel)
+
+    async def plan_of(self, db: Queryable, incident: incidents.Incident) -> IncidentPlan:
+        """The incident's plan, and who must never be sent to it: for a unit's own emergency, the
+        units of its agency and never the units whose panic it is."""
+        category = self.catalogue.get(incident.category)
+        if not category.own_service:
+            return IncidentPlan(category.plan)
+        rows = await db.fetch(
+            """select p.unit_id, u.kind from panics p join units u on u.id = p.unit_id
+               where p.incident_id = $1""",
+            incident.id,
+        )  # fmt: skip
+        return plan_for(category, [(r["unit_id"], r["kind"]) for r in rows], self.kinds)
 
     async def refill(self, incident_id: int, actor: str) -> tuple[list[Assignment], list[Event]]:
         """Offer what the plan still lacks (after a decline, a timeout, or a unit freed for it)."""
@@ -194,6 +210,7 @@ class Dispatcher:
             raise Conflict(f"incident {incident_id} is closed", incident_id=incident_id)
         scene = Scene(incident.lat, incident.lon, incident.priority, incident.zone)
         live = await self.candidates.units(unit_ids)
+        never = (await self.plan_of(self.pool, incident)).exclude
         offered: list[Assignment] = []
         refused: list[dict[str, Any]] = []
         events: list[Event] = []
@@ -201,6 +218,9 @@ class Dispatcher:
             u = live.get(unit_id)
             if u is None:
                 refused.append({"unit_id": unit_id, "reason": "unknown unit"})
+                continue
+            if unit_id in never:
+                refused.append({"unit_id": unit_id, "reason": "the unit raised this panic itself"})
                 continue
             pick = chosen_by_dispatcher(u, scene, self.travel)
             assignment, written = await self.offers.offer(incident_id, pick, actor)

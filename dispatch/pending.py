@@ -15,7 +15,7 @@ import logging
 import asyncpg
 
 from alerts import incidents
-from alerts.catalogue import Catalogue, PlanItem
+from alerts.catalogue import Catalogue
 from alerts.incidents import Incident, IncidentStatus
 from core.eventlog import Event
 from dispatch.assignments import refusals
@@ -57,19 +57,24 @@ class PendingList:
         # an incident the dispatcher could not handle waits for a dispatcher's hand, not for a unit
         return [i for i in map(incidents.Incident.from_row, rows) if not _cannot_dispatch(i)]
 
-    def _plan(self, incident: Incident) -> tuple[PlanItem, ...]:
-        """The incident's response plan; none for a category the catalogue no longer has (that
+    async def _waiting(self, waiting: list[Incident]) -> tuple[list[Waiting], set[tuple[int, int]]]:
+        """Each incident's plan, and the (incident, unit) pairs that must never be offered: the units
+        whose own panic an incident is. No plan for a category the catalogue no longer has (that
         incident waits for a dispatcher; it must not stop the others being served)."""
-        try:
-            return tuple(self.catalogue.get(incident.category).plan)
-        except KeyError:
-            log.warning("incident %s has category %r, unknown to the catalogue", incident.id,
-                        incident.category)  # fmt: skip
-            return ()
-
-    def _waiting(self, incident: Incident) -> Waiting:
-        scene = Scene(incident.lat, incident.lon, incident.priority, incident.zone)
-        return Waiting(incident.id, scene, self._plan(incident))
+        plans: list[Waiting] = []
+        never: set[tuple[int, int]] = set()
+        for incident in waiting:
+            scene = Scene(incident.lat, incident.lon, incident.priority, incident.zone)
+            try:
+                planned = await self.dispatcher.plan_of(self.pool, incident)
+            except KeyError:
+                log.warning("incident %s has category %r, unknown to the catalogue", incident.id,
+                            incident.category)  # fmt: skip
+                plans.append(Waiting(incident.id, scene, ()))
+                continue
+            plans.append(Waiting(incident.id, scene, planned.items))
+            never |= {(incident.id, unit_id) for unit_id in planned.exclude}
+        return plans, never
 
     async def unit_freed(self, unit_id: int, actor: str) -> tuple[int | None, list[Event]]:
         """Offer a unit that just became available to the first waiting incident it can serve; the
@@ -80,8 +85,9 @@ class PendingList:
         me = await self.candidates.one(unit_id)
         if me is None:
             return None, []
-        refused = await refusals(self.pool, [i.id for i in waiting])
-        taken = freed_unit_takes(me, [self._waiting(i) for i in waiting], refused, self.travel)
+        plans, never = await self._waiting(waiting)
+        refused = await refusals(self.pool, [i.id for i in waiting]) | never
+        taken = freed_unit_takes(me, plans, refused, self.travel)
         if taken is None:
             return None, []
         incident_id, pick = taken
@@ -96,19 +102,19 @@ class PendingList:
         waiting = await self.waiting()
         if not waiting:
             return 0, []
+        plans, never = await self._waiting(waiting)
         if len(waiting) == 1:
-            if not self._plan(waiting[0]):
+            if not plans[0].plan:
                 return 0, []
             offered, written = await self.dispatcher.refill(waiting[0].id, actor)
             return (1 if offered else 0), written
-        plans = [self._waiting(i) for i in waiting]
         units: dict[int, Candidate] = {}
         for w in plans:
             if w.plan:
                 kinds = {k for item in w.plan for k in item.kinds}
                 for c in await self.candidates.near(kinds, w.scene.lat, w.scene.lon, want=len(waiting)):
                     units[c.unit_id] = c
-        refused = await refusals(self.pool, [i.id for i in waiting])
+        refused = await refusals(self.pool, [i.id for i in waiting]) | never
         served = 0
         events: list[Event] = []
         for incident_id, pick in joint_offers(plans, list(units.values()), refused, self.travel):

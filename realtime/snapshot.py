@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from alerts import incidents
+from alerts import incidents, panic
 from cases.casebook import CaseBook
 from dispatch import assignments
 from units.kinds import UnitKind
@@ -79,6 +79,8 @@ async def build(
         # seconds to dispatch, seconds to arrive]
         # (the heat map, and what screens update the response-time figures from)
         "recent": recent,
+        # open panics (officers who pressed the emergency button), oldest first
+        "panics": [p.as_json() for p in await panic.open_panics(pool)],
         "kpi": kpi(unit_rows, open_incidents, recent)
         | {"overdue_cases_by_town": await cases.overdue_by_town() if cases else {}},
         # the working-day calendar: {"known_until", "missing_years"} (an alarm while a year is missing)

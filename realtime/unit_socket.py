@@ -1,9 +1,9 @@
 """``/ws/unit``: one unit's socket, whole. After the front door (``realtime/wire.py``) it sends a hello
-(the unit and its active assignments, each with its incident), then this unit's offers and updates, and
-every change of an incident it is on as an ``incident_update`` frame with the words for the crew
-(``realtime/incident_news.py``); positions, acknowledgements and statuses come back in, each answered on
-the socket. A bad message gets
-an error frame and the session goes on; the unit's retirement ends it (1008).
+(the unit, its active assignments, each with its incident, and its open panic), then this unit's offers
+and updates, and every change of an incident it is on as an ``incident_update`` frame with the words for
+the crew (``realtime/incident_news.py``); positions, acknowledgements, statuses and panics come back in,
+each answered on the socket. A bad message gets an error frame and the session goes on; the unit's
+retirement ends it (1008).
 
 Refusals stay on the socket: a bad field or a refused step is permanent (``retry`` false), a store out
 of reach is not. This is an edge: the events of what a message changed are published here."""
@@ -21,6 +21,7 @@ import orjson
 from starlette.websockets import WebSocket
 
 from alerts import incidents
+from alerts.panic import Panics, open_panic_of
 from core import tracing
 from core.bounds import MAX_ID, MAX_LAT, MAX_LON, fix_time
 from core.errors import Conflict, DomainError, Invalid, NotFound
@@ -72,6 +73,7 @@ class UnitDesk:
     lifecycle: Lifecycle
     hub: Hub
     feed: Feed
+    panics: Panics
 
 
 async def unit_session(ws: WebSocket, desk: UnitDesk, who: Principal) -> None:
@@ -173,11 +175,13 @@ async def _hello(desk: UnitDesk, unit_id: int) -> dict[str, Any]:
     # each with its incident, so that a phone that reconnects still knows where to go
     sent = [a.as_json() | {"incident": (await incidents.get(desk.pool, a.incident_id)).as_json()}
             for a in active]  # fmt: skip
-    return {"unit": me.as_json(), "assignments": sent}
+    panic = await open_panic_of(desk.pool, unit_id)  # a phone reloaded mid-panic keeps sending fast
+    return {"unit": me.as_json(), "assignments": sent, "panic": panic.as_json() if panic else None}
 
 
 async def _message(desk: UnitDesk, who: Principal, unit_id: int, m: dict[str, Any]) -> dict[str, Any]:
-    """One message from a unit: position, an acknowledgement, or a status. Refusals stay on the socket:
+    """One message from a unit: position, an acknowledgement, a status, or a panic (and its cancel,
+    with ``confirm: true``). Refusals stay on the socket:
     a bad field or a refused step is permanent (``retry`` false), a store out of reach is not."""
     kind = m.get("type")
     ref = m.get("ref")
@@ -208,6 +212,14 @@ async def _message(desk: UnitDesk, who: Principal, unit_id: int, m: dict[str, An
             a, events = await desk.lifecycle.advance(assignment_id, STEPS[kind], who.actor, unit_id=unit_id)
             await desk.feed.publish(events)
             return {"type": "ack", "ref": ref, "assignment": a.as_json()}
+        if kind == "panic":
+            return await _panic(desk, who, unit_id, m)
+        if kind == "panic_cancel":
+            if m.get("confirm") is not True:
+                return error_frame("a panic is cancelled only with confirm: true", ref, "invalid", "confirm")
+            _, events = await desk.panics.cancel(unit_id, who.actor, True)
+            await desk.feed.publish(events)
+            return {"type": "ack", "ref": ref, "panic": None}
         if kind == "status":
             value = m.get("status")
             try:
@@ -232,6 +244,26 @@ async def _message(desk: UnitDesk, who: Principal, unit_id: int, m: dict[str, An
         log.warning("a unit's message could not be handled now", exc_info=True)
         reason = "the center could not do this just now; send it again"
         return error_frame(reason, ref, "unavailable", retry=True)
+
+
+async def _panic(desk: UnitDesk, who: Principal, unit_id: int, m: dict[str, Any]) -> dict[str, Any]:
+    """The unit needs help: at the position it sends with the panic (reported as a fix too), or at its
+    last fix. A position the center will not take as a fix still places the panic."""
+    ref, lat, lon = m.get("ref"), m.get("lat"), m.get("lon")
+    at = None
+    if lat is not None or lon is not None:
+        if not _number(lat, -MAX_LAT, MAX_LAT):
+            return error_frame(LAT_RANGE, ref, "invalid", "lat")
+        if not _number(lon, -MAX_LON, MAX_LON):
+            return error_frame(LON_RANGE, ref, "invalid", "lon")
+        at = (float(lat), float(lon))  # type: ignore[arg-type]
+        try:
+            await desk.positions.report_one(Fix(unit_id, at[0], at[1], time.time()))
+        except (DomainError, *UNAVAILABLE):
+            log.warning("the position sent with unit %s's panic was not taken as a fix", unit_id)
+    panic, new, events = await desk.panics.raise_(unit_id, who.actor, "socket", at)
+    await desk.feed.publish_committed(events)
+    return {"type": "ack", "ref": ref, "panic": panic.as_json(), "repeated": not new}
 
 
 def _code(exc: DomainError) -> str:

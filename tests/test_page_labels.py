@@ -129,3 +129,15 @@ def test_the_reports_page_has_both_words_for_what_it_shows() -> None:
     used = set(re.findall(r"REPORTS\.(\w+)", scripts))
     assert "today" in rows and used, "the scan works"
     assert used - set(rows) == set(), f"labels.js REPORTS has no words for {sorted(used - set(rows))}"
+
+
+def test_the_panic_alarm_has_both_words_for_what_it_shows() -> None:
+    """Every word of the panic button and its alarm (the PANIC table) is in Chinese and English, and every
+    one the unit page, the console and the wall ask for is there."""
+    rows = table("PANIC")
+    for key, words in rows.items():
+        assert len(words) >= 2 and all(words[:2]), f"PANIC.{key} needs a Chinese and an English word"
+    used: set[str] = set()
+    for name in ("unit-panic.js", "panic-alarm.js"):
+        used |= set(re.findall(r"PANIC\.(\w+)", (STATIC / "js" / name).read_text(encoding="utf-8")))
+    assert used and used - set(rows) == set(), f"labels.js PANIC has no words for {sorted(used - set(rows))}"

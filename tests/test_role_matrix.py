@@ -97,6 +97,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/v1/units/{unit_id}/retire"): only(),
     ("POST", "/api/v1/units/{unit_id}/tracker"): only(),
     ("GET", "/api/v1/units/{unit_id}/positions"): only(R.DISPATCHER, R.DISPLAY, R.UNIT),
+    # the panic: the unit itself (whatever else its token may do) or a gateway; a dispatcher acknowledges
+    ("POST", "/api/v1/units/{unit_id}/panic"): only(R.UNIT, R.INTEGRATION),
+    ("POST", "/api/v1/units/{unit_id}/panic/acknowledge"): only(R.DISPATCHER),
+    ("POST", "/api/v1/units/{unit_id}/panic/cancel"): only(R.UNIT, R.DISPATCHER, R.INTEGRATION),
     ("GET", "/api/v1/osmand"): DEVICE,
     ("POST", "/api/v1/osmand"): DEVICE,
     # assignments

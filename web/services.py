@@ -14,6 +14,7 @@ from accounts.users import UserStore
 from alerts.attachments import AttachmentStore
 from alerts.catalogue import Catalogue
 from alerts.intake import Intake
+from alerts.panic import Panics
 from alerts.related import Related
 from cases.casebook import CaseBook
 from core.feed import Feed
@@ -40,6 +41,7 @@ class Services:
     catalogue: Catalogue
     kinds: Mapping[str, UnitKind]
     intake: Intake
+    panics: Panics
     related: Related
     cases: CaseBook
     attachments: AttachmentStore
@@ -68,4 +70,5 @@ class Services:
 
     @property
     def unit_desk(self) -> UnitDesk:
-        return UnitDesk(self.pool, self.roster, self.positions, self.lifecycle, self.hub, self.feed)
+        return UnitDesk(self.pool, self.roster, self.positions, self.lifecycle, self.hub, self.feed,
+                        self.panics)  # fmt: skip

@@ -59,3 +59,22 @@ class Trail(Answer):
     since: IsoTime
     until: IsoTime
     fixes: list[Breadcrumb]
+
+
+class PanicOut(Answer):
+    """A unit's open panic: the incident it opened, where, and whether a dispatcher has it yet."""
+
+    id: int
+    unit_id: int
+    callsign: str
+    kind: str
+    incident_id: int
+    alert_id: int
+    via: str = Field(description="http (the route: a phone, a radio gateway) or socket (/ws/unit)")
+    lat: float
+    lon: float
+    raised_at: IsoTime
+    raised_by: str
+    acknowledged_at: IsoTime | None
+    acknowledged_by: str | None
+    repeated: bool = Field(False, description="true: the unit's panic was open already; this is it again")

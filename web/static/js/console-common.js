@@ -14,6 +14,7 @@ export const state = {
   canDispatch: false,
   canReplay: false,
   replay: null, // the incident whose replay is on the map (console-replay.js), or null: the live view
+  panic: null, // the panic alarm (panic-alarm.js)
 };
 
 // what a panel calls in another, set by console.js: select(id), reload() (the detail and the

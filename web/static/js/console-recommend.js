@@ -74,8 +74,10 @@ export function renderRecommendation() {
 
 export function availableUnits() {
   const i = state.picture.incidents.get(state.selected) || state.detail;
+  // never the officer whose own panic this incident is (the center refuses it too)
+  const panicking = state.panic ? state.panic.unitsOf(state.selected) : new Set();
   return [...state.picture.units.values()]
-    .filter((u) => AVAILABILITY[u.status] === "available")
+    .filter((u) => AVAILABILITY[u.status] === "available" && !panicking.has(u.id))
     .map((u) => ({ u, d: i && u.lat !== null && u.lat !== undefined ? distanceM(u, i) : Infinity }))
     .sort((a, b) => a.d - b.d);
 }

@@ -7,13 +7,14 @@
 import { OpsFeed } from "./ops.js";
 import { UNSERVED } from "./statuses.js";
 import { OpsMap, hasLeaflet } from "./map.js";
-import { config, logout, requireLogin, whoami } from "./session.js";
+import { api, config, logout, requireLogin, whoami } from "./session.js";
 import { audioContext, beep, bi } from "./labels.js";
 import { $, hooks, later, state, tickAges } from "./console-common.js";
 import { alarmsFrom, calendarAlarm, pendingAlarm, renderAlarms } from "./console-alarms.js";
 import { loadDetail, loadRecommendation, movesSelected, renderAssignments, select } from "./console-detail.js";
 import { renderSend } from "./console-recommend.js";
 import { renderQueue } from "./console-queue.js";
+import { PanicAlarm } from "./panic-alarm.js";
 
 const cfg = config();
 
@@ -34,12 +35,14 @@ function renderMap() {
   const picks = waiting && recommendation && recommendation.picks ? recommendation.picks.map((p) => p.unit_id) : [];
   map.render(picture, { selected, highlight: picks });
   map.fit(picture);
+  state.panic.follow(map); // last: an officer in trouble keeps the view
 }
 
 // ---- the feed --------------------------------------------------------------------------------------
 
 function onSnapshot(snapshot) {
   state.picture.load(snapshot);
+  state.panic.load(snapshot.panics);
   calendarAlarm(snapshot.calendar);
   for (const i of state.picture.incidents.values()) {
     if (i.status === "pending") pendingAlarm(i.id);
@@ -51,6 +54,7 @@ function onSnapshot(snapshot) {
 function onEvent(ev) {
   const changed = state.picture.apply(ev);
   alarmsFrom(ev);
+  if (state.panic.apply(ev)) later("map", renderMap, ev.kind === "units.moved" ? 300 : 50);
   if (ev.kind === "units.moved") {
     later("map", renderMap, 300);
     if (movesSelected(ev)) later("eta", renderAssignments, 300);
@@ -81,6 +85,12 @@ async function main() {
   state.canDispatch = claims.role === "dispatcher" || claims.role === "admin";
   state.canReplay = ["dispatcher", "display", "admin"].includes(claims.role); // who may read a replay
   document.body.dataset.role = claims.role;
+  state.panic = new PanicAlarm($("#panics"), {
+    onSelect: select,
+    onAcknowledge: state.canDispatch
+      ? (p) => api("POST", `/api/v1/units/${p.unit_id}/panic/acknowledge`).catch((err) => ($("#panics").title = err.shown || String(err)))
+      : null,
+  });
   whoami($("#who"), claims);
   $("#sound").addEventListener("click", () => {
     const ctx = audioContext();

@@ -92,6 +92,9 @@ export const EVENTS = {
   "unit.retired": ["警力撤编", "Unit retired"],
   "unit.changed": ["警力信息变更", "Unit changed"],
   "unit.tracker_issued": ["发放定位令牌", "Tracker token issued"],
+  "unit.panic": ["警员紧急求助", "Officer needs help"],
+  "unit.panic_acknowledged": ["求助已确认", "Panic acknowledged"],
+  "unit.panic_cancelled": ["求助已取消", "Panic cancelled"],
   "case.opened": ["网格事件", "Grid case"],
   "case.reported": ["事件上报", "Case reported"],
   "case.accepted": ["事件受理", "Case accepted"],
@@ -173,6 +176,23 @@ export const REPORTS = {
   callsign: ["呼号", "Callsign"],
   last_fix: ["最后定位", "Last fix"],
   never: ["从未定位", "never"],
+};
+
+// the panic button: on the unit page (unit-panic.js), the console and the wall (panic-alarm.js)
+export const PANIC = {
+  hold: ["长按2秒 紧急求助", "Hold 2 s: emergency"],
+  holding: ["继续按住…", "Keep holding…"],
+  sending: ["正在发送求助…", "Sending the alarm…"],
+  raised: ["求助已发出，等待指挥中心确认", "Help requested: waiting for the center"],
+  acknowledged: ["指挥中心已收到求助", "The center has your alarm"],
+  failed: ["求助未发出，请重试", "The alarm was not sent: try again"],
+  cancel: ["取消求助", "Cancel the alarm"],
+  confirm: ["确定取消紧急求助？", "Really cancel the emergency alarm?"],
+  title: ["警员紧急求助", "Officer needs help"],
+  acknowledge: ["确认收到", "Acknowledge"],
+  seen: ["已确认", "Acknowledged"],
+  follow: ["跟踪", "Follow"],
+  no_fix: ["无位置", "no position"],
 };
 
 // "中文 English" as two spans (styled by .zh / .en)

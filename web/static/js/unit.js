@@ -5,6 +5,7 @@ import { gridLayer, hasLeaflet, streetLayer } from "./map.js";
 import { ahead, alongRoute } from "./routes.js";
 import { config, logout, requireLogin, whoami } from "./session.js";
 import { Socket } from "./socket.js";
+import { FAST_SEND_MS, PanicButton } from "./unit-panic.js";
 import { ACTIVE, SELF_REPORTABLE } from "./statuses.js";
 import {
   ASSIGNMENT_STATUS, PRIORITY_COLOUR, UNIT_STATUS, audioContext, beep, bi, categoryLabel, clock, duration, el,
@@ -32,6 +33,7 @@ let fix = null; // the latest GeolocationPosition
 let sent = null; // {lat, lon, at} last sent
 let alerting = null;
 let map = null;
+let panic = null; // the panic button (unit-panic.js)
 const layers = {};
 
 function offers() {
@@ -121,6 +123,7 @@ function onHello(frame) {
   me = frame.unit;
   assignments.clear();
   for (const a of frame.assignments || []) assignments.set(a.id, a);
+  panic.fromHello(frame.panic);
   sendPosition(); // a fix the center already has is not sent again (it would answer "old")
   render();
 }
@@ -138,6 +141,8 @@ function onEvent(ev) {
     }
   } else if (ev.kind === "unit.status_changed" && me) {
     me.status = d.to;
+  } else if (ev.kind.startsWith("unit.panic")) {
+    panic.onEvent(ev);
   }
   render();
 }
@@ -229,20 +234,21 @@ function watchPosition() {
     (err) => renderGps(`无法定位 Position unavailable: ${err.message} — 请允许定位 allow location`),
     { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 },
   );
-  setInterval(() => sendPosition(), SEND_EVERY_MS);
+  setInterval(() => sendPosition(), FAST_SEND_MS); // sendPosition keeps to the rate of the moment
 }
 
 async function sendPosition() {
   if (!fix || !link || !link.open) return;
   const here = { lat: fix.coords.latitude, lon: fix.coords.longitude, at: fix.timestamp / 1000 };
   const now = Date.now();
+  const fast = panic && panic.fast(); // an officer in trouble: where they are, every 2 s
   if (sent) {
     const moved = distanceM(sent, here);
     const fresh = here.at > sent.at;
     if (!fresh) {
-      if (now - sent.sentAt < SEND_AGAIN_MS) return;
+      if (now - sent.sentAt < (fast ? FAST_SEND_MS : SEND_AGAIN_MS)) return;
       here.at = now / 1000; // still here: say so, with a fix time that moves on
-    } else if (moved < MOVED_M && now - sent.sentAt < SEND_EVERY_MS) {
+    } else if (moved < MOVED_M && now - sent.sentAt < (fast ? FAST_SEND_MS : SEND_EVERY_MS)) {
       return;
     }
   }
@@ -434,6 +440,11 @@ async function main() {
     if (cfg.streets) streetLayer(map, "#8aa4c8");
     new ResizeObserver(() => map.invalidateSize()).observe($("#map"));
   }
+  panic = new PanicButton($("#panic"), {
+    request: (message) => link.request(message),
+    here: () => (fix ? { lat: fix.coords.latitude, lon: fix.coords.longitude } : null),
+    onChange: () => sendPosition(),
+  });
   link = new UnitLink(token).start();
   watchPosition();
   renderGps();

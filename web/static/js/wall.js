@@ -3,6 +3,7 @@
 import { OpsFeed } from "./ops.js";
 import { Picture } from "./picture.js";
 import { OpsMap, hasLeaflet } from "./map.js";
+import { PanicAlarm } from "./panic-alarm.js";
 import { api, config, logout, requireLogin, whoami } from "./session.js";
 import {
   EVENTS, PRIORITY, PRIORITY_COLOUR, UNIT_STATUS, bi, categoryLabel, clock, duration, el, kindLabel,
@@ -12,8 +13,9 @@ const cfg = config();
 const picture = new Picture();
 const $ = (sel) => document.querySelector(sel);
 const kpi = (name) => document.querySelector(`[data-kpi="${name}"]`);
-const SHOWN_EVENTS = /^(incident|assignment|alert|case)\./;
+const SHOWN_EVENTS = /^(incident\.|assignment\.|alert\.|case\.|unit\.panic)/;
 let map = null;
+let panic = null;
 let renderTimer = null;
 const events = [];
 
@@ -40,6 +42,7 @@ function render() {
   if (map) {
     map.render(picture);
     map.fit(picture);
+    panic.follow(map); // last: an officer in trouble keeps the view
   }
   renderKpi();
   document.body.dataset.units = picture.units.size;
@@ -140,6 +143,7 @@ async function main() {
     title: "指挥中心大屏 · Wall screen",
   });
   whoami($("#who"), claims);
+  panic = new PanicAlarm($("#panics"));
   legend();
   if (hasLeaflet()) {
     map = new OpsMap($("#map"), cfg, { labels: true, heat: true });
@@ -152,12 +156,14 @@ async function main() {
     token,
     onSnapshot: (state) => {
       picture.load(state);
+      panic.load(state.panics);
       renderCalendar(state.calendar);
       scheduleRender(true);
     },
     onEvent: (ev) => {
       addEvent(ev); // first: a closing incident is still known, with its category and priority
       picture.apply(ev);
+      panic.apply(ev);
       scheduleRender();
     },
     onStatus: setConn,
